@@ -1,0 +1,185 @@
+/*
+ * config.h: the daemon's configuration, from YAML (libyaml) to a validated
+ * struct, with every error reported as "file:line:column: message".
+ *
+ * Loading happens in three steps, all pure (no loop, no sockets):
+ *   1. cfg_doc_load(): parse the main file into a node tree that keeps
+ *      source marks; follow `include:` of files/directories (conf.d style,
+ *      *.yaml/*.yml in name order); substitute ${ENV} and ${file:/path} in
+ *      scalars (the mark of a substituted scalar stays where it was written;
+ *      a substituted value is flagged so it is never echoed in errors).
+ *   2. config_build(): validate the core sections (unknown keys, types,
+ *      ranges) into a config_t.
+ *   3. opts_validate(): per plugin instance, check its `options:` map
+ *      against the plugin's option table, typed and defaulted.
+ * The caller (the daemon) runs step 3 after it has read each plugin's
+ * descriptor.
+ */
+#ifndef ASSIST_CONFIG_H
+#define ASSIST_CONFIG_H
+
+#include "../common/buf.h"
+
+#include <assist/plugin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------- errors ---------------- */
+
+typedef struct cfg_mark {
+  const char *file; /* owned by the cfg_doc_t (interned) */
+  unsigned line;    /* 1-based */
+  unsigned col;     /* 1-based */
+} cfg_mark_t;
+
+typedef struct cfg_errors {
+  char **items; /* owned; each "file:line:col: message" */
+  size_t n;
+} cfg_errors_t;
+
+void cfg_error(cfg_errors_t *e, cfg_mark_t m, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cfg_errors_free(cfg_errors_t *e);
+
+/* ---------------- node tree ---------------- */
+
+typedef enum { CFG_NULL = 0, CFG_SCALAR, CFG_MAP, CFG_SEQ } cfg_kind_t;
+
+typedef struct cfg_node cfg_node_t;
+struct cfg_node {
+  cfg_kind_t kind;
+  cfg_mark_t mark;
+  char *str;       /* CFG_SCALAR: value after substitution (NUL-terminated) */
+  size_t len;      /* CFG_SCALAR: length of str */
+  int quoted;      /* CFG_SCALAR: written quoted, so never null/bool/number */
+  int substituted; /* CFG_SCALAR: came (partly) from ${...}: secret-ish */
+  cfg_node_t **keys;  /* CFG_MAP: key scalars */
+  cfg_node_t **items; /* CFG_MAP: values; CFG_SEQ: items */
+  size_t n;
+};
+
+typedef struct cfg_doc cfg_doc_t; /* owns every node and file name */
+
+cfg_doc_t *cfg_doc_load(const char *path, cfg_errors_t *errs);
+/** Same, from memory (name is used in marks); for tests and fuzzing. */
+cfg_doc_t *cfg_doc_load_mem(const char *name, const char *data, size_t len,
+                            cfg_errors_t *errs);
+const cfg_node_t *cfg_doc_root(const cfg_doc_t *doc);
+void cfg_doc_free(cfg_doc_t *doc);
+/** Value for key in a map node, or NULL. */
+const cfg_node_t *cfg_map_get(const cfg_node_t *map, const char *key);
+
+/* ---------------- the validated core configuration ---------------- */
+
+typedef struct cfg_listen {
+  char *host; /* "127.0.0.1", "::1", "0.0.0.0" */
+  int port;
+  cfg_mark_t mark;
+} cfg_listen_t;
+
+typedef struct cfg_server {
+  cfg_listen_t *listen; /* at least one */
+  size_t nlisten;
+  uint32_t max_connections;     /* default 10000 */
+  uint64_t max_header_size;     /* bytes, default 16 KiB */
+  uint32_t max_headers;         /* default 100 */
+  uint64_t max_body_size;       /* bytes, default 1 MiB (routes may raise) */
+  uint64_t header_timeout_ms;   /* default 10 s */
+  uint64_t body_timeout_ms;     /* default 30 s (between body bytes) */
+  uint64_t idle_timeout_ms;     /* keep-alive idle, default 60 s */
+  uint64_t drain_timeout_ms;    /* shutdown and reload drain, default 10 s */
+  char *static_dir;             /* admin UI files; NULL for none */
+  char *public_url;             /* e.g. "https://assist.example.com"; NULL */
+} cfg_server_t;
+
+typedef struct cfg_instance {
+  char *name;      /* unique, [a-z0-9_-]+ */
+  char *plugin;    /* plugin name, e.g. "csv-analysis" */
+  char *path;      /* resolved .so path: `path:` or <plugin_dir>/<plugin>.so */
+  int enabled;     /* default 1 */
+  const cfg_node_t *options; /* the `options:` map (borrowed from doc), or
+                                NULL */
+  cfg_mark_t mark; /* where the instance was declared */
+} cfg_instance_t;
+
+typedef struct config {
+  char *file;         /* main file path as given */
+  cfg_doc_t *doc;     /* owned: keeps nodes and marks alive */
+  cfg_server_t server;
+  char *plugin_dir;   /* relative paths resolve against the main file dir */
+  char *storage;      /* "sqlite:PATH" or "postgresql://..."; default
+                         "sqlite:assistd.db" (later issues) */
+  char *log_level;    /* "debug|info|warn|error", default "info" */
+  char *log_format;   /* "json|text", default "json" */
+  cfg_instance_t *instances;
+  size_t ninstances;
+} config_t;
+
+/** Steps 1 and 2. Returns NULL and fills errs on any error. */
+config_t *config_load(const char *path, cfg_errors_t *errs);
+config_t *config_load_mem(const char *name, const char *data, size_t len,
+                          cfg_errors_t *errs);
+void config_free(config_t *cfg);
+
+/* ---------------- plugin options ---------------- */
+
+/** A typed, validated option value. */
+typedef struct opt_value {
+  const char *name;  /* points into the plugin's table (stable while the
+                        plugin is loaded) */
+  assist_option_type_t type;
+  uint32_t flags;
+  int is_set;        /* 1 if given in YAML, 0 if defaulted/absent */
+  int has_value;     /* 0 if not set and no default */
+  char *str;         /* STRING/ENUM: value; other types: the text form */
+  int64_t i;         /* INT/SIZE/DURATION/BOOL */
+  double d;          /* DOUBLE (and INT/SIZE/DURATION as double) */
+  char **list;       /* STRING_LIST: NULL-terminated */
+  size_t nlist;
+} opt_value_t;
+
+typedef struct opt_set {
+  opt_value_t *v; /* owned, in table order */
+  size_t n;
+} opt_set_t;
+
+/**
+ * Checks a plugin's option table itself (names, types, defaults parse,
+ * enum lists present). Returns 0, or -1 with a message in err.
+ */
+int opts_table_check(const assist_option_t *table, size_t stride,
+                     char *err, size_t errlen);
+/**
+ * Validates `options` (a CFG_MAP node or NULL) against the table: unknown
+ * keys, wrong types, out-of-range values, bad enum values and missing
+ * REQUIRED options are errors at the offending node's mark. Fills *out.
+ * Returns 0 or -1 (errors appended).
+ */
+int opts_validate(const assist_option_t *table, size_t stride,
+                  const cfg_node_t *options, cfg_mark_t where, opt_set_t *out,
+                  cfg_errors_t *errs);
+const opt_value_t *opts_find(const opt_set_t *set, const char *name);
+/** 1 if both sets hold the same values. */
+int opts_equal(const opt_set_t *a, const opt_set_t *b);
+/** 1 if every differing option is flagged ASSIST_OPT_RELOADABLE. */
+int opts_diff_reloadable(const opt_set_t *a, const opt_set_t *b);
+/** JSON object of the values, secrets shown as "***". */
+void opts_to_json(const opt_set_t *set, buf_t *out);
+void opts_free(opt_set_t *set);
+
+/** Parses "10MB", "512k", "1048576" into bytes. */
+int parse_size(const char *s, uint64_t *out);
+/** Parses "250ms", "30s", "5m", "2h", "1500" (ms) into milliseconds. */
+int parse_duration_ms(const char *s, uint64_t *out);
+
+/* ---------------- JSON Schema ---------------- */
+
+/**
+ * Writes the JSON Schema (draft 2020-12) of the whole configuration: the
+ * core sections plus, for each plugin descriptor given, an `options`
+ * schema selected by `plugin: <name>`. Output is deterministic.
+ */
+void config_schema_json(const assist_plugin_t *const *plugins, size_t n,
+                        buf_t *out);
+
+#endif

@@ -1,0 +1,364 @@
+/*
+ * assist/plugin.h: the assistd plugin SDK, ABI 1.
+ *
+ * This header is all a plugin author needs. It includes only standard C
+ * headers; no libuv, json-c, llhttp or libcurl type crosses it.
+ *
+ * A plugin is a shared object that exports exactly one data symbol,
+ * ASSIST_PLUGIN_SYMBOL ("assist_plugin_v1"), of type assist_plugin_t. The
+ * host reads and checks that descriptor (magic, ABI major/minor,
+ * struct_size, option table) before running any plugin code.
+ *
+ * Versioning. A plugin built against ABI major M, minor m loads into a host
+ * of major M and minor >= m. Anything else is refused with a clear message.
+ * Structures shared with the host only ever grow at the end; their first
+ * member is a struct_size so either side can tell what the other knows.
+ * Host API members added after 1.0 must be checked with ASSIST_HOST_HAS().
+ *
+ * Lifecycle, all on the host's loop thread:
+ *   init(host, inst, &state)   read options, register routes, timers...
+ *   start(state)               begin work (may be NULL)
+ *   reconfigure(state)         options changed (may be NULL: restart instead)
+ *   stop(state, done, arg)     quiesce; call done(arg) once drained
+ *   destroy(state)             free everything (may be NULL)
+ * Every resource an instance obtains through the host (routes, timers,
+ * work, metrics) is recorded against the instance and released by the host
+ * when the instance goes away, even if the plugin forgets.
+ *
+ * Threading. Every callback runs on the host loop thread and must not
+ * block on disk, network or long computation: use queue_work() for that.
+ * Host API functions may only be called from the loop thread, except
+ * log() and the functions documented as thread-safe.
+ *
+ * Ownership words used on every pointer parameter:
+ *   borrowed  valid only until the call (or the callback) returns;
+ *   copied    the host copies it; the caller keeps ownership;
+ *   transfer  the callee takes ownership (on error the caller keeps it);
+ *   host      owned by the host; valid for the documented lifetime.
+ *
+ * Errors are 0 (ASSIST_OK) or a negative ASSIST_E* code; plugins never
+ * abort() or exit().
+ */
+#ifndef ASSIST_PLUGIN_H
+#define ASSIST_PLUGIN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ASSIST_ABI_MAJOR 1
+#define ASSIST_ABI_MINOR 0
+#define ASSIST_ABI_VERSION_HEX ((ASSIST_ABI_MAJOR << 16) | ASSIST_ABI_MINOR)
+
+/** "ASPL" read as a little-endian 32-bit word. */
+#define ASSIST_PLUGIN_MAGIC 0x4C505341u
+#define ASSIST_PLUGIN_SYMBOL "assist_plugin_v1"
+
+#if defined(__GNUC__)
+#define ASSIST_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define ASSIST_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ASSIST_PLUGIN_EXPORT
+#define ASSIST_PRINTF(a, b)
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Errors: equal to -errno where POSIX has one.                        */
+
+enum {
+  ASSIST_OK = 0,
+  ASSIST_ENOMEM = -12,
+  ASSIST_EACCES = -13,
+  ASSIST_EBUSY = -16,
+  ASSIST_EEXIST = -17,
+  ASSIST_EINVAL = -22,
+  ASSIST_ENOSPC = -28,
+  ASSIST_ERANGE = -34,
+  ASSIST_ENOENT = -2,
+  ASSIST_EIO = -5,
+  ASSIST_ENOTSUP = -95,
+  ASSIST_ETIMEDOUT = -110,
+  ASSIST_ECANCELED = -125,
+  /** Returned by a route handler that will respond later. */
+  ASSIST_ASYNC = -4096,
+};
+
+/* ------------------------------------------------------------------ */
+/* Opaque handles. All are owned by the host.                          */
+
+/** One running instance of a plugin (a plugin may run as several). */
+typedef struct assist_instance assist_instance_t;
+/** One inbound HTTP request and its pending response. */
+typedef struct assist_request assist_request_t;
+/** A timer started with timer_start(). */
+typedef struct assist_timer assist_timer_t;
+/** A unit of work queued with queue_work(). */
+typedef struct assist_work assist_work_t;
+/** A metric family registered with metric_register(). */
+typedef struct assist_metric assist_metric_t;
+
+/* ------------------------------------------------------------------ */
+/* Options: declared once, validated and typed by the host.            */
+
+typedef enum {
+  ASSIST_OPT_STRING = 1,
+  ASSIST_OPT_INT,      /**< 64-bit signed integer */
+  ASSIST_OPT_BOOL,
+  ASSIST_OPT_DOUBLE,
+  ASSIST_OPT_SIZE,     /**< bytes; accepts "10MB", "512k" */
+  ASSIST_OPT_DURATION, /**< milliseconds; accepts "250ms", "30s", "5m", "2h" */
+  ASSIST_OPT_ENUM,     /**< one of enum_values */
+  ASSIST_OPT_STRING_LIST,
+} assist_option_type_t;
+
+enum {
+  ASSIST_OPT_REQUIRED = 1u << 0,
+  /** May change on reload without restarting the instance. */
+  ASSIST_OPT_RELOADABLE = 1u << 1,
+  /** A secret: never logged, never shown in the API or dumps. */
+  ASSIST_OPT_SECRET = 1u << 2,
+  ASSIST_OPT_DEPRECATED = 1u << 3,
+};
+
+/**
+ * One option. Tables end with an entry whose name is NULL. The host walks
+ * the table with the stride given by assist_plugin_t.option_size, so this
+ * struct may grow in a later minor.
+ */
+typedef struct assist_option {
+  const char *name;        /**< [a-z0-9_]+ */
+  assist_option_type_t type;
+  uint32_t flags;          /**< ASSIST_OPT_* */
+  const char *default_value; /**< as written in YAML; NULL for none */
+  double min, max;         /**< numeric range; ignored when min > max */
+  const char *const *enum_values; /**< NULL-terminated, for ENUM */
+  const char *description;
+} assist_option_t;
+
+/* ------------------------------------------------------------------ */
+/* Logging.                                                            */
+
+typedef enum {
+  ASSIST_LOG_DEBUG = 0,
+  ASSIST_LOG_INFO = 1,
+  ASSIST_LOG_WARN = 2,
+  ASSIST_LOG_ERROR = 3,
+} assist_log_level_t;
+
+/* ------------------------------------------------------------------ */
+/* HTTP routes.                                                        */
+
+/**
+ * A route handler. Runs on the loop thread. Return ASSIST_OK after calling
+ * respond() (or respond_ex()), ASSIST_ASYNC to respond later from any loop
+ * callback, or a negative error for a 500. The request stays valid until it
+ * has been responded to, even if the client goes away.
+ */
+typedef int (*assist_route_cb)(assist_request_t *req, void *ud);
+
+typedef struct assist_route {
+  size_t struct_size;      /**< sizeof(assist_route_t) */
+  const char *method;      /**< "GET", "POST"...; copied */
+  /** "/api/things/{id}" ; "{name}" matches one segment, a final "{rest*}"
+   * matches the remainder; copied */
+  const char *pattern;
+  uint64_t max_body;       /**< request body cap in bytes; 0: server default */
+  assist_route_cb handler;
+  void *ud;                /**< borrowed; passed back to handler */
+} assist_route_t;
+
+/** A response header: name and value copied by respond_ex(). */
+typedef struct assist_header {
+  const char *name;
+  const char *value;
+} assist_header_t;
+
+/* ------------------------------------------------------------------ */
+/* Timers, work and metrics.                                           */
+
+typedef void (*assist_timer_cb)(void *ud);
+/** Runs on a pool thread: may block; must not call the host API but log(). */
+typedef void (*assist_work_cb)(void *ud);
+/** Runs on the loop thread; status is ASSIST_OK or ASSIST_ECANCELED. */
+typedef void (*assist_work_done_cb)(void *ud, int status);
+typedef void (*assist_done_cb)(void *arg);
+
+typedef enum {
+  ASSIST_METRIC_COUNTER = 1,
+  ASSIST_METRIC_GAUGE,
+  ASSIST_METRIC_HISTOGRAM,
+} assist_metric_type_t;
+
+/* ------------------------------------------------------------------ */
+/* The host API table, handed to init(). Append-only.                  */
+
+typedef struct assist_host_api {
+  size_t struct_size; /**< sizeof the host's table */
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  const char *host_version; /**< host, e.g. "0.1.0" */
+
+  /* -- Logging. Thread-safe. Component is the instance name. -- */
+  void (*log)(assist_instance_t *inst, assist_log_level_t level,
+              const char *fmt, ...) ASSIST_PRINTF(3, 4);
+  /** Returns "invalid argument"-style text for an ASSIST_E* code (host). */
+  const char *(*strerror)(int err);
+
+  /* -- Instance identity and options. -- */
+  /** The instance name from the configuration (host; instance lifetime). */
+  const char *(*instance_name)(assist_instance_t *inst);
+  /**
+   * Option values, already validated and with defaults applied. Returned
+   * strings are host-owned and valid until the instance is reconfigured or
+   * destroyed. Asking for an undeclared option or with the wrong type
+   * returns the zero value and logs an error.
+   */
+  const char *(*opt_string)(assist_instance_t *inst, const char *name);
+  int64_t (*opt_int)(assist_instance_t *inst, const char *name);
+  int (*opt_bool)(assist_instance_t *inst, const char *name);
+  double (*opt_double)(assist_instance_t *inst, const char *name);
+  /** Element i of a STRING_LIST option, or NULL past the end (host). */
+  const char *(*opt_list)(assist_instance_t *inst, const char *name,
+                          size_t i);
+  /** 1 if the option was set in the configuration, 0 if defaulted. */
+  int (*opt_is_set)(assist_instance_t *inst, const char *name);
+
+  /* -- HTTP routes. Removed with the instance. -- */
+  /** route: borrowed; strings copied. Returns ASSIST_EEXIST on a clash. */
+  int (*route_add)(assist_instance_t *inst, const assist_route_t *route);
+
+  /* Request accessors: every returned pointer is host-owned and valid until
+   * the response is sent. Strings are NUL-terminated; *len (if not NULL)
+   * receives the length. Missing items return NULL. */
+  const char *(*req_method)(assist_request_t *req);
+  const char *(*req_path)(assist_request_t *req);
+  const char *(*req_param)(assist_request_t *req, const char *name);
+  /** First value of a query parameter, percent-decoded. */
+  const char *(*req_query)(assist_request_t *req, const char *name);
+  /** Header value by case-insensitive name (first occurrence). */
+  const char *(*req_header)(assist_request_t *req, const char *name);
+  /** Raw body bytes exactly as received (NUL-terminated for convenience). */
+  const char *(*req_body)(assist_request_t *req, size_t *len);
+  /** Request id (also sent as X-Request-Id). */
+  const char *(*req_id)(assist_request_t *req);
+
+  /**
+   * Respond. body (may be NULL) and content_type are copied. Completes the
+   * request; calling it twice returns ASSIST_EINVAL. May be called later
+   * than the handler (after it returned ASSIST_ASYNC).
+   */
+  int (*respond)(assist_request_t *req, int status, const char *content_type,
+                 const void *body, size_t len);
+  /** As respond(), with extra headers (copied, n entries). */
+  int (*respond_ex)(assist_request_t *req, int status,
+                    const assist_header_t *headers, size_t n,
+                    const void *body, size_t len);
+
+  /* -- Timers. Stopped and freed with the instance. -- */
+  /**
+   * Fires after timeout_ms, then every repeat_ms if non-zero. Returns a
+   * host-owned handle valid until timer_stop() or, for a one-shot timer,
+   * until its callback returns. NULL on failure.
+   */
+  assist_timer_t *(*timer_start)(assist_instance_t *inst, uint64_t timeout_ms,
+                                 uint64_t repeat_ms, assist_timer_cb cb,
+                                 void *ud);
+  void (*timer_stop)(assist_timer_t *timer);
+
+  /* -- Work on the thread pool. -- */
+  /**
+   * Runs work(ud) on a pool thread, then done(ud, status) on the loop.
+   * done always runs exactly once: ASSIST_ECANCELED if the work was
+   * cancelled before it started or the instance was torn down first.
+   * Returns NULL on failure (then neither callback runs).
+   */
+  assist_work_t *(*queue_work)(assist_instance_t *inst, assist_work_cb work,
+                               assist_work_done_cb done, void *ud);
+  /** Cancels work that has not started. Returns ASSIST_EBUSY if running. */
+  int (*work_cancel)(assist_work_t *work);
+
+  /* -- Metrics, exported at /metrics. -- */
+  /**
+   * Registers a metric family "assist_<name>" with the label
+   * instance="<instance name>". buckets (copied) only for histograms.
+   * Registering the same name twice returns the same family.
+   */
+  assist_metric_t *(*metric_register)(assist_instance_t *inst,
+                                      assist_metric_type_t type,
+                                      const char *name, const char *help,
+                                      const double *buckets, size_t nbuckets);
+  /** labels: borrowed, e.g. "kind=\"x\"" or NULL. Thread-safe. */
+  void (*metric_add)(assist_metric_t *m, const char *labels, double v);
+  void (*metric_set)(assist_metric_t *m, const char *labels, double v);
+  void (*metric_observe)(assist_metric_t *m, const char *labels, double v);
+
+  /**
+   * Thread-safe: runs cb(ud) on the loop thread soon. For plugin threads
+   * that need to hand results back. Returns ASSIST_OK or ASSIST_ENOMEM.
+   */
+  int (*post_to_loop)(assist_instance_t *inst, assist_done_cb cb, void *ud);
+
+  /* ABI 1.1 and later append here: storage, jobs, outbound HTTP, secrets,
+   * audit, provider registration. */
+} assist_host_api_t;
+
+/** True if the host table has member `fn` and it is set. */
+#define ASSIST_HOST_HAS(host, fn)                                          \
+  ((host)->struct_size >= offsetof(assist_host_api_t, fn) +                \
+                              sizeof((host)->fn) &&                        \
+   (host)->fn != NULL)
+
+/* ------------------------------------------------------------------ */
+/* The descriptor a plugin exports.                                    */
+
+enum {
+  /** reconfigure() can apply changes to RELOADABLE options in place. */
+  ASSIST_PLUGIN_RELOADABLE = 1u << 0,
+  /** More than one instance may run at once. */
+  ASSIST_PLUGIN_MULTI_INSTANCE = 1u << 1,
+};
+
+typedef struct assist_plugin {
+  /* Frozen forever: the host checks these before reading anything else. */
+  uint32_t magic;     /**< ASSIST_PLUGIN_MAGIC */
+  uint16_t abi_major; /**< ASSIST_ABI_MAJOR when built */
+  uint16_t abi_minor; /**< ASSIST_ABI_MINOR when built */
+  uint32_t struct_size; /**< sizeof(assist_plugin_t) when built */
+
+  const char *name;        /**< [a-z0-9_-]+, e.g. "csv-analysis" */
+  const char *version;     /**< semver of the plugin */
+  const char *description;
+  uint32_t flags;          /**< ASSIST_PLUGIN_* */
+
+  const assist_option_t *options; /**< NULL-name terminated, or NULL */
+  uint32_t option_size;           /**< sizeof(assist_option_t) when built */
+
+  /** Required. state: out, the plugin's own; passed to the others. */
+  int (*init)(const assist_host_api_t *host, assist_instance_t *inst,
+              void **state);
+  int (*start)(void *state);
+  /** Options changed (only RELOADABLE ones); read them again. */
+  int (*reconfigure)(void *state);
+  /** Quiesce; must call done(arg) exactly once, possibly later. */
+  void (*stop)(void *state, assist_done_cb done, void *arg);
+  void (*destroy)(void *state);
+} assist_plugin_t;
+
+/** The smallest descriptor the host accepts (through destroy). */
+#define ASSIST_PLUGIN_MIN_SIZE                                             \
+  (offsetof(assist_plugin_t, destroy) + sizeof(void (*)(void *)))
+
+/** Fills the frozen header; use as the first initializer. */
+#define ASSIST_PLUGIN_HEADER                                               \
+  .magic = ASSIST_PLUGIN_MAGIC, .abi_major = ASSIST_ABI_MAJOR,             \
+  .abi_minor = ASSIST_ABI_MINOR, .struct_size = sizeof(assist_plugin_t),   \
+  .option_size = sizeof(assist_option_t)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASSIST_PLUGIN_H */
