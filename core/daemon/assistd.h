@@ -1,0 +1,69 @@
+/*
+ * assistd.h: the daemon: configuration generations, reload, shutdown.
+ *
+ * A generation is one complete, validated configuration with its plugin
+ * instances and its router. The daemon has one current generation; each
+ * HTTP request holds a reference on the generation it started on, so a
+ * reload never changes the rules under a running request. Instances that
+ * are unchanged by a reload are shared by both generations; the others are
+ * stopped once the last request of the old generation has finished
+ * (nginx's cycles, with Redis's rule that everything a plugin registered is
+ * released with it).
+ */
+#ifndef ASSIST_DAEMON_H
+#define ASSIST_DAEMON_H
+
+#include "config/config.h"
+#include "http/http.h"
+#include "plugin/instance.h"
+
+#include <uv.h>
+
+typedef struct assistd assistd_t;
+
+typedef struct generation {
+  assistd_t *d;
+  unsigned id;
+  unsigned refs;      /* current-ness + in-flight requests */
+  config_t *cfg;      /* owned */
+  instance_t **insts; /* each holds one gen_ref for this generation */
+  size_t ninsts;
+  router_t *router;   /* owned */
+} generation_t;
+
+struct assistd {
+  uv_loop_t *loop;
+  char *config_path;
+  char *listen_override; /* --listen HOST:PORT, or NULL */
+  http_server_t *http;
+  generation_t *current;
+  unsigned next_gen_id;
+  cfg_listen_t *bound; /* addresses currently listened on */
+  size_t nbound;
+  uv_signal_t sig_hup, sig_term, sig_int;
+  int reloading, reload_again, stopping;
+  size_t closing_instances;
+  uint64_t reloads_ok, reloads_failed;
+  int exit_code;
+};
+
+/** Builds generation from cfg (consumed on success and failure). Fills errs.
+ * Returns the generation (refs = 1) or NULL. */
+generation_t *generation_build(assistd_t *d, config_t *cfg,
+                               const generation_t *old, cfg_errors_t *errs);
+/** Makes gen current: opens its new listen addresses (on failure returns a
+ * uv error and changes nothing), closes dropped ones, applies limits, then
+ * releases the previous generation. */
+int generation_activate(assistd_t *d, generation_t *gen);
+void generation_release(generation_t *gen);
+
+/** Registers /health, /ready, /metrics, /api/plugins and static files. */
+int builtins_add(assistd_t *d, router_t *r, const config_t *cfg);
+
+/** Limits for the HTTP server from the configuration. */
+void http_limits_from_config(const cfg_server_t *s, http_limits_t *out);
+
+/** Parses "HOST:PORT" or "[v6]:PORT". Returns 0 or -1. */
+int parse_listen(const char *s, char **host, int *port);
+
+#endif

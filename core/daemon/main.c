@@ -1,0 +1,385 @@
+/*
+ * main.c: assistd's command line, start-up, reload and shutdown.
+ *
+ *   assistd --config FILE [--listen HOST:PORT] [--log-format json|text]
+ *           [--log-level debug|info|warn|error]
+ *   assistd --check-config FILE
+ *   assistd --dump-schema [--plugin-dir DIR]
+ *   assistd --version
+ */
+#include "daemon/assistd.h"
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "metrics/metrics.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef ASSISTD_PLUGIN_DIR
+#define ASSISTD_PLUGIN_DIR "/usr/lib/assistd/plugins"
+#endif
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: assistd --config FILE [--listen HOST:PORT] "
+          "[--log-format json|text] [--log-level LEVEL]\n"
+          "       assistd --check-config FILE\n"
+          "       assistd --dump-schema [--plugin-dir DIR]\n"
+          "       assistd --version\n");
+}
+
+static void print_errors(const cfg_errors_t *errs) {
+  for (size_t i = 0; i < errs->n; i++) fprintf(stderr, "%s\n", errs->items[i]);
+}
+
+/* ---------------- HTTP app: requests pin their generation ---------------- */
+
+static const router_t *app_acquire(void *ud, void **token) {
+  assistd_t *d = ud;
+  generation_t *g = d->current;
+  g->refs++;
+  *token = g;
+  return g->router;
+}
+
+static void app_release(void *ud, void *token) {
+  (void)ud;
+  generation_release(token);
+}
+
+/* ---------------- configuration ---------------- */
+
+static config_t *load_config(assistd_t *d, cfg_errors_t *errs) {
+  config_t *cfg = config_load(d->config_path, errs);
+  if (!cfg || !d->listen_override) return cfg;
+  char *host;
+  int port;
+  if (parse_listen(d->listen_override, &host, &port) != 0) {
+    cfg_error(errs, (cfg_mark_t){"--listen", 1, 1},
+              "expected HOST:PORT, got '%s'", d->listen_override);
+    config_free(cfg);
+    return NULL;
+  }
+  for (size_t i = 0; i < cfg->server.nlisten; i++)
+    free(cfg->server.listen[i].host);
+  cfg->server.listen = xrealloc(cfg->server.listen, sizeof(cfg_listen_t));
+  cfg->server.nlisten = 1;
+  cfg->server.listen[0] = (cfg_listen_t){host, port, {"--listen", 1, 1}};
+  return cfg;
+}
+
+static void log_errors(const char *what, const cfg_errors_t *errs) {
+  for (size_t i = 0; i < errs->n; i++)
+    log_kv(LOG_ERROR, "config", what, "error", errs->items[i], NULL);
+}
+
+/* ---------------- reload (SIGHUP) ---------------- */
+
+typedef struct reload_job {
+  uv_work_t req;
+  assistd_t *d;
+  config_t *cfg;
+  cfg_errors_t errs;
+} reload_job_t;
+
+static void start_reload(assistd_t *d);
+
+/* Off the loop: reading and parsing files may block. */
+static void reload_parse(uv_work_t *req) {
+  reload_job_t *j = req->data;
+  j->cfg = load_config(j->d, &j->errs);
+}
+
+static void reload_apply(uv_work_t *req, int status) {
+  reload_job_t *j = req->data;
+  assistd_t *d = j->d;
+  generation_t *gen = NULL;
+  if (status == 0 && j->cfg && !d->stopping) {
+    gen = generation_build(d, j->cfg, d->current, &j->errs);
+    if (gen && generation_activate(d, gen) != 0) {
+      cfg_error(&j->errs, (cfg_mark_t){d->config_path, 1, 1},
+                "cannot listen on a configured address");
+      generation_release(gen);
+      gen = NULL;
+    }
+  } else if (j->cfg) {
+    config_free(j->cfg);
+  }
+  if (gen) {
+    d->reloads_ok++;
+    char id[16];
+    snprintf(id, sizeof id, "%u", gen->id);
+    log_kv(LOG_INFO, "config", "reloaded", "#generation", id, NULL);
+  } else if (!d->stopping) {
+    d->reloads_failed++;
+    log_errors("reload failed; keeping the running configuration", &j->errs);
+  }
+  cfg_errors_free(&j->errs);
+  free(j);
+  d->reloading = 0;
+  if (d->reload_again && !d->stopping) {
+    d->reload_again = 0;
+    start_reload(d);
+  }
+}
+
+static void start_reload(assistd_t *d) {
+  if (d->reloading) { /* coalesce: one more pass after this one */
+    d->reload_again = 1;
+    return;
+  }
+  d->reloading = 1;
+  log_kv(LOG_INFO, "config", "reloading", "file", d->config_path, NULL);
+  reload_job_t *j = xcalloc(1, sizeof *j);
+  j->d = d;
+  j->req.data = j;
+  uv_queue_work(d->loop, &j->req, reload_parse, reload_apply);
+}
+
+/* ---------------- shutdown ---------------- */
+
+static void on_signal_closed(uv_handle_t *h) {
+  (void)h;
+}
+
+static void http_drained(void *arg) {
+  assistd_t *d = arg;
+  generation_t *g = d->current;
+  d->current = NULL;
+  generation_release(g);
+  uv_close((uv_handle_t *)&d->sig_hup, on_signal_closed);
+  uv_close((uv_handle_t *)&d->sig_term, on_signal_closed);
+  uv_close((uv_handle_t *)&d->sig_int, on_signal_closed);
+  log_kv(LOG_INFO, "daemon", "stopped accepting; drained HTTP", NULL);
+}
+
+static void on_signal(uv_signal_t *h, int signum) {
+  assistd_t *d = h->data;
+  if (signum == SIGHUP) {
+    if (!d->stopping) start_reload(d);
+    return;
+  }
+  if (d->stopping) return;
+  d->stopping = 1;
+  log_kv(LOG_INFO, "daemon", "shutting down", "signal",
+         signum == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+  http_server_shutdown(d->http, d->current->cfg->server.drain_timeout_ms,
+                       http_drained, d);
+}
+
+/* ---------------- commands ---------------- */
+
+static int check_config(const char *path) {
+  cfg_errors_t errs = {0};
+  config_t *cfg = config_load(path, &errs);
+  if (cfg) {
+    for (size_t i = 0; i < cfg->ninstances; i++) {
+      const cfg_instance_t *ci = &cfg->instances[i];
+      char err[512];
+      plugin_lib_t *lib = plugin_lib_get(ci->path, err, sizeof err);
+      if (!lib) {
+        cfg_error(&errs, ci->mark, "%s", err);
+        continue;
+      }
+      if (strcmp(lib->desc->name, ci->plugin) != 0)
+        cfg_error(&errs, ci->mark, "%s provides plugin '%s', not '%s'",
+                  ci->path, lib->desc->name, ci->plugin);
+      opt_set_t opts = {0};
+      opts_validate(lib->desc->options, lib->option_stride, ci->options,
+                    ci->mark, &opts, &errs);
+      opts_free(&opts);
+      plugin_lib_put(lib);
+    }
+  }
+  int rc = errs.n ? 1 : 0;
+  if (rc) print_errors(&errs);
+  else printf("%s: configuration OK\n", path);
+  cfg_errors_free(&errs);
+  config_free(cfg);
+  return rc;
+}
+
+static int by_name(const void *a, const void *b) {
+  const plugin_lib_t *const *x = a, *const *y = b;
+  return strcmp((*x)->desc->name, (*y)->desc->name);
+}
+
+/* Reads the descriptor of every plugin in dir (and dir/NAME/NAME.so). */
+static int dump_schema(const char *dir) {
+  DIR *dh = opendir(dir);
+  if (!dh) {
+    fprintf(stderr, "assistd: cannot open plugin dir %s\n", dir);
+    return 1;
+  }
+  plugin_lib_t **libs = NULL;
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(dh)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    size_t len = strlen(e->d_name);
+    char *path;
+    if (len > 3 && strcmp(e->d_name + len - 3, ".so") == 0)
+      path = xasprintf("%s/%s", dir, e->d_name);
+    else
+      path = xasprintf("%s/%s/%s.so", dir, e->d_name, e->d_name);
+    char err[512];
+    plugin_lib_t *lib = plugin_lib_get(path, err, sizeof err);
+    free(path);
+    if (!lib) continue; /* not a plugin, or not one of ours: not in schema */
+    libs = xrealloc(libs, (n + 1) * sizeof *libs);
+    libs[n++] = lib;
+  }
+  closedir(dh);
+  qsort(libs, n, sizeof *libs, by_name);
+  const assist_plugin_t **descs = xcalloc(n ? n : 1, sizeof *descs);
+  for (size_t i = 0; i < n; i++) descs[i] = libs[i]->desc;
+  buf_t out = {0};
+  config_schema_json(descs, n, &out);
+  fwrite(out.data, 1, out.len, stdout);
+  if (out.len && out.data[out.len - 1] != '\n') fputc('\n', stdout);
+  buf_free(&out);
+  free(descs);
+  for (size_t i = 0; i < n; i++) plugin_lib_put(libs[i]);
+  free(libs);
+  return 0;
+}
+
+/* ---------------- main ---------------- */
+
+static int run(assistd_t *d, const char *log_format, const char *log_level) {
+  cfg_errors_t errs = {0};
+  config_t *cfg = load_config(d, &errs);
+  if (!cfg) {
+    print_errors(&errs);
+    cfg_errors_free(&errs);
+    return 1;
+  }
+  log_level_t lvl = LOG_INFO;
+  log_parse_level(log_level ? log_level : cfg->log_level, &lvl);
+  const char *fmt = log_format ? log_format : cfg->log_format;
+  log_setup(fmt && strcmp(fmt, "text") == 0 ? LOG_FORMAT_TEXT
+                                            : LOG_FORMAT_JSON,
+            lvl, 2);
+
+  uv_loop_t *loop = uv_default_loop();
+  d->loop = loop;
+  http_limits_t limits;
+  http_limits_from_config(&cfg->server, &limits);
+  http_app_t app = {app_acquire, app_release, d};
+  d->http = http_server_new(loop, &limits, &app);
+
+  generation_t *gen = generation_build(d, cfg, NULL, &errs);
+  if (!gen || generation_activate(d, gen) != 0) {
+    if (gen) {
+      cfg_error(&errs, (cfg_mark_t){d->config_path, 1, 1},
+                "cannot listen on a configured address");
+      d->current = NULL;
+      generation_release(gen);
+    }
+    print_errors(&errs);
+    cfg_errors_free(&errs);
+    http_server_free(d->http);
+    uv_run(loop, UV_RUN_DEFAULT); /* let closing instances finish */
+    uv_loop_close(loop);
+    return 1;
+  }
+  cfg_errors_free(&errs);
+
+  uv_signal_init(loop, &d->sig_hup);
+  uv_signal_init(loop, &d->sig_term);
+  uv_signal_init(loop, &d->sig_int);
+  d->sig_hup.data = d->sig_term.data = d->sig_int.data = d;
+  uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+  uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&d->sig_int, on_signal, SIGINT);
+  log_kv(LOG_INFO, "daemon", "started", "version", ASSISTD_VERSION, "config",
+         d->config_path, NULL);
+
+  uv_run(loop, UV_RUN_DEFAULT);
+
+  http_server_free(d->http);
+  uv_run(loop, UV_RUN_DEFAULT);
+  for (size_t i = 0; i < d->nbound; i++) free(d->bound[i].host);
+  free(d->bound);
+  int rc = uv_loop_close(loop);
+  if (rc != 0) log_kv(LOG_WARN, "daemon", "loop closed with open handles", NULL);
+  metrics_reset();
+  log_kv(LOG_INFO, "daemon", "exited cleanly", NULL);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"config", required_argument, 0, 'c'},
+      {"listen", required_argument, 0, 'l'},
+      {"check-config", required_argument, 0, 'C'},
+      {"dump-schema", no_argument, 0, 'S'},
+      {"plugin-dir", required_argument, 0, 'P'},
+      {"log-format", required_argument, 0, 'f'},
+      {"log-level", required_argument, 0, 'L'},
+      {"version", no_argument, 0, 'V'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0},
+  };
+  assistd_t d = {0};
+  const char *check = NULL, *plugin_dir = ASSISTD_PLUGIN_DIR;
+  const char *log_format = NULL, *log_level = NULL;
+  int schema = 0, c;
+  while ((c = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
+    switch (c) {
+    case 'c': d.config_path = optarg; break;
+    case 'l': d.listen_override = optarg; break;
+    case 'C': check = optarg; break;
+    case 'S': schema = 1; break;
+    case 'P': plugin_dir = optarg; break;
+    case 'f':
+      if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+        fprintf(stderr, "assistd: --log-format must be json or text\n");
+        return 2;
+      }
+      log_format = optarg;
+      break;
+    case 'L': {
+      log_level_t l;
+      if (log_parse_level(optarg, &l) != 0) {
+        fprintf(stderr, "assistd: --log-level must be debug, info, warn or "
+                        "error\n");
+        return 2;
+      }
+      log_level = optarg;
+      break;
+    }
+    case 'V':
+      printf("assistd %s (plugin ABI %d.%d)\n", ASSISTD_VERSION,
+             ASSIST_ABI_MAJOR, ASSIST_ABI_MINOR);
+      return 0;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) {
+    fprintf(stderr, "assistd: unexpected argument '%s'\n", argv[optind]);
+    usage(stderr);
+    return 2;
+  }
+  if (schema) return dump_schema(plugin_dir);
+  if (check) return check_config(check);
+  if (!d.config_path) {
+    usage(stderr);
+    return 2;
+  }
+  /* Before any thread starts: libcurl's global state, and a thread pool
+   * big enough that plugin work cannot starve file and DNS requests. */
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  setenv("UV_THREADPOOL_SIZE", "8", 0);
+  signal(SIGPIPE, SIG_IGN);
+  int rc = run(&d, log_format, log_level);
+  curl_global_cleanup();
+  return rc;
+}

@@ -1,0 +1,235 @@
+/* Loader and instance tests against the fixture plugins (tests/fixtures). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/log.h"
+#include "metrics/metrics.h"
+#include "plugin/instance.h"
+#include "plugin/lib.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char fixture_dir[4096];
+
+static char *fixture(const char *kind) {
+  static char path[4096 + 64];
+  snprintf(path, sizeof path, "%s/fixture_%s.so", fixture_dir, kind);
+  return path;
+}
+
+static void expect_refusal(const char *path, const char *needle) {
+  char err[512] = "";
+  plugin_lib_t *lib = plugin_lib_get(path, err, sizeof err);
+  if (lib) plugin_lib_put(lib);
+  assert_null(lib);
+  if (!strstr(err, needle)) fail_msg("'%s' lacks '%s'", err, needle);
+  assert_non_null(strstr(err, path)); /* every message names the file */
+  assert_int_equal(plugin_lib_count(), 0);
+}
+
+static void test_good_loads_and_is_shared(void **s) {
+  (void)s;
+  char err[512];
+  plugin_lib_t *a = plugin_lib_get(fixture("good"), err, sizeof err);
+  assert_non_null(a);
+  assert_string_equal(a->desc->name, "fixture");
+  plugin_lib_t *b = plugin_lib_get(fixture("good"), err, sizeof err);
+  assert_ptr_equal(a, b); /* same file, same image */
+  assert_int_equal(plugin_lib_count(), 1);
+  assert_true(plugin_lib_is_current(a));
+  plugin_lib_put(b);
+  plugin_lib_put(a);
+  assert_int_equal(plugin_lib_count(), 0);
+}
+
+static void test_refusals(void **s) {
+  (void)s;
+  expect_refusal("/nonexistent/plugin.so", "cannot open plugin");
+  expect_refusal(fixture("bad_magic"), "bad descriptor magic");
+  expect_refusal(fixture("major_field"), "ABI major 2");
+  expect_refusal(fixture("major_symbol"), "ABI major 2");
+  expect_refusal(fixture("newer_minor"), "newer than this assistd");
+  expect_refusal(fixture("short_struct"), "descriptor too short");
+  expect_refusal(fixture("no_symbol"), "no 'assist_plugin_v1' symbol");
+  expect_refusal(fixture("no_init"), "no init entry point");
+  expect_refusal(fixture("bad_name"), "name missing or invalid");
+  expect_refusal(fixture("bad_options"), "bad option table");
+}
+
+static void test_not_a_shared_object(void **s) {
+  (void)s;
+  char path[] = "/tmp/assist-notelf-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "hello, not ELF\n", 15), 15);
+  close(fd);
+  chmod(path, 0644);
+  expect_refusal(path, "not a loadable shared object");
+  unlink(path);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode) {
+  FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+  assert_non_null(in);
+  assert_non_null(out);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+  fclose(in);
+  fclose(out);
+  chmod(to, mode);
+}
+
+static void test_unsafe_permissions(void **s) {
+  (void)s;
+  char path[] = "/tmp/assist-ww-XXXXXX";
+  int fd = mkstemp(path);
+  close(fd);
+  copy_file(fixture("good"), path, 0666);
+  expect_refusal(path, "writable by group or others");
+  unlink(path);
+}
+
+static void test_replaced_file_loads_afresh(void **s) {
+  (void)s;
+  char dir[] = "/tmp/assist-swap-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256], tmp[256];
+  snprintf(path, sizeof path, "%s/p.so", dir);
+  snprintf(tmp, sizeof tmp, "%s/p.so.new", dir);
+  copy_file(fixture("good"), path, 0755);
+  char err[512];
+  plugin_lib_t *a = plugin_lib_get(path, err, sizeof err);
+  assert_non_null(a);
+  copy_file(fixture("good"), tmp, 0755);
+  assert_int_equal(rename(tmp, path), 0);
+  assert_false(plugin_lib_is_current(a));
+  plugin_lib_t *b = plugin_lib_get(path, err, sizeof err);
+  assert_non_null(b);
+  assert_ptr_not_equal(a, b);
+  assert_ptr_not_equal(a->desc, b->desc); /* a second image is mapped */
+  plugin_lib_put(a);
+  plugin_lib_put(b);
+  unlink(path);
+  rmdir(dir);
+}
+
+/* An init that fails after registering a route, a timer, work and a
+ * metric leaves nothing behind: the loop closes cleanly. */
+static void test_init_failure_releases_everything(void **s) {
+  (void)s;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[512];
+  plugin_lib_t *lib = plugin_lib_get(fixture("init_fails"), err, sizeof err);
+  assert_non_null(lib);
+  opt_set_t opts = {0};
+  cfg_errors_t errs = {0};
+  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
+                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
+                   0);
+  cfg_errors_free(&errs);
+  instance_t *inst = instance_create(&loop, "bad", lib, &opts, err, sizeof err);
+  assert_null(inst);
+  assert_non_null(strstr(err, "init failed: invalid argument"));
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(instance_count(), 0);
+  assert_int_equal(plugin_lib_count(), 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static int late_handler(assist_request_t *req, void *ud) {
+  (void)req;
+  (void)ud;
+  return 0;
+}
+
+static void closed(void *arg) {
+  (*(int *)arg)++;
+}
+
+static void test_instance_lifecycle(void **s) {
+  (void)s;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[512];
+  plugin_lib_t *lib = plugin_lib_get(fixture("good"), err, sizeof err);
+  assert_non_null(lib);
+  opt_set_t opts = {0};
+  cfg_errors_t errs = {0};
+  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
+                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
+                   0);
+  instance_t *inst = instance_create(&loop, "fx", lib, &opts, err, sizeof err);
+  assert_non_null(inst);
+  const instance_route_t *r = instance_routes(inst);
+  assert_non_null(r);
+  assert_string_equal(r->pattern, "/fixture/ping");
+  assert_int_equal(instance_start(inst), 0);
+  assert_int_equal(instance_state(inst), INSTANCE_RUNNING);
+  /* Routes can only be added during init. */
+  assist_route_t late = {sizeof late, "GET", "/late", 0, late_handler, NULL};
+  assert_int_equal(host_api.route_add(inst, &late), ASSIST_EBUSY);
+  int n = 0;
+  instance_close(inst, 1000, closed, &n);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(n, 1);
+  assert_int_equal(instance_count(), 0);
+  assert_int_equal(plugin_lib_count(), 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  cfg_errors_free(&errs);
+}
+
+static void test_stop_deadline(void **s) {
+  (void)s;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[512];
+  plugin_lib_t *lib = plugin_lib_get(fixture("stop_hangs"), err, sizeof err);
+  assert_non_null(lib);
+  opt_set_t opts = {0};
+  cfg_errors_t errs = {0};
+  opts_validate(lib->desc->options, lib->option_stride, NULL,
+                (cfg_mark_t){"t", 1, 1}, &opts, &errs);
+  cfg_errors_free(&errs);
+  instance_t *inst = instance_create(&loop, "stuck", lib, &opts, err,
+                                     sizeof err);
+  assert_non_null(inst);
+  int n = 0;
+  instance_close(inst, 50, closed, &n);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(n, 1); /* forced at the deadline */
+  assert_int_equal(instance_count(), 0);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+int main(int argc, char **argv) {
+  const char *dir = argc > 1 ? argv[1] : getenv("FIXTURE_DIR");
+  if (!dir) {
+    fprintf(stderr, "usage: test_loader FIXTURE_DIR\n");
+    return 2;
+  }
+  snprintf(fixture_dir, sizeof fixture_dir, "%s", dir);
+  log_setup(LOG_FORMAT_TEXT, LOG_ERROR, 2);
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_loads_and_is_shared),
+      cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_not_a_shared_object),
+      cmocka_unit_test(test_unsafe_permissions),
+      cmocka_unit_test(test_replaced_file_loads_afresh),
+      cmocka_unit_test(test_init_failure_releases_everything),
+      cmocka_unit_test(test_instance_lifecycle),
+      cmocka_unit_test(test_stop_deadline),
+  };
+  int rc = cmocka_run_group_tests(tests, NULL, NULL);
+  metrics_reset();
+  return rc;
+}
