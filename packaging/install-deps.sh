@@ -1,0 +1,41 @@
+#!/bin/sh
+# Installs what assistd needs from Debian 12's archive. Idempotent: packages
+# already present are not fetched again, and apt-get update runs only when
+# something is missing.
+#
+#   packaging/install-deps.sh          build and run the daemon
+#   packaging/install-deps.sh --test   also everything the tests start
+#   packaging/install-deps.sh --bench  also the benchmark peers
+set -eu
+
+BUILD="meson ninja-build pkg-config gcc libc6-dev libuv1-dev libcurl4-openssl-dev
+  libpq-dev libjson-c-dev libsodium-dev libyaml-dev libical-dev libsqlite3-dev
+  libpcre2-dev libssl-dev node-llhttp python3"
+TEST="libcmocka-dev clang libclang-rt-14-dev postgresql curl openssl
+  python3-minimal"
+BENCH="wrk nginx-light python3-pandas datamash redis-server celery
+  python3-celery python3-redis time"
+
+want="$BUILD"
+for arg in "$@"; do
+  case "$arg" in
+    --test) want="$want $TEST" ;;
+    --bench) want="$want $TEST $BENCH" ;;
+    *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
+  esac
+done
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $missing >&2
