@@ -51,8 +51,8 @@ typedef struct router_match {
   const char *pattern; /* the matched route's pattern: the metrics label */
   size_t nparams;
   struct {
-    const char *name;     /* borrowed from the router */
-    const char *value;    /* borrowed from path (not NUL-terminated) */
+    const char *name;  /* borrowed from the router */
+    const char *value; /* borrowed from path (not NUL-terminated) */
     size_t len;
   } params[ROUTER_MAX_PARAMS];
   char allow[64]; /* on 405: "GET, POST" */
@@ -72,7 +72,7 @@ typedef struct http_limits {
   uint32_t max_connections;
   uint64_t max_header_size; /* request line + headers, bytes */
   uint32_t max_headers;
-  uint64_t max_body_size;   /* default per-route cap */
+  uint64_t max_body_size; /* default per-route cap */
   uint64_t header_timeout_ms;
   uint64_t body_timeout_ms;
   uint64_t idle_timeout_ms;
@@ -99,21 +99,33 @@ int http_server_unlisten(http_server_t *s, const char *host, int port);
 size_t http_server_connections(const http_server_t *s);
 /**
  * Stops accepting, closes idle keep-alive connections at once and each busy
- * one after its in-flight response; after deadline_ms force-closes the
- * rest. Then calls done(arg). The server can then be freed.
+ * one after its in-flight response (sent with "Connection: close"); after
+ * deadline_ms force-closes the rest. Then calls done(arg), always from a
+ * loop callback. The server can then be freed. A request still held by a
+ * handler after a forced close stays valid; answering it later just
+ * releases it.
  */
 void http_server_shutdown(http_server_t *s, uint64_t deadline_ms,
                           void (*done)(void *arg), void *arg);
+/** Closes everything (forcibly, if still open) and frees the server once
+ * its handles are closed: run the loop afterwards. */
 void http_server_free(http_server_t *s);
 
 /* ---------------- request accessors (valid until responded) ---------- */
 
 const char *http_req_method(const http_request_t *req);
-const char *http_req_path(const http_request_t *req);   /* decoded? no: raw */
-const char *http_req_target(const http_request_t *req); /* path + query */
+/** The path as sent (still percent-encoded), without query or fragment. */
+const char *http_req_path(const http_request_t *req);
+/** The request target as sent: path + query. */
+const char *http_req_target(const http_request_t *req);
+/** A path parameter as it appears in the path (still percent-encoded: a
+ * {rest*} value must stay raw for http_serve_static), or NULL. */
 const char *http_req_param(const http_request_t *req, const char *name);
+/** First value of a query parameter, with %XX and '+' decoded, or NULL. */
 const char *http_req_query(const http_request_t *req, const char *name);
+/** First header of that name (case-insensitive), trailing blanks removed. */
 const char *http_req_header(const http_request_t *req, const char *name);
+/** The body (chunked bodies arrive decoded), NUL-terminated; "" if none. */
 const char *http_req_body(const http_request_t *req, size_t *len);
 const char *http_req_id(const http_request_t *req);
 /** The route pattern matched ("" for 404s). */
@@ -127,9 +139,13 @@ typedef struct http_header {
 } http_header_t;
 
 /**
- * Sends the response: status line, the given headers (copied), Date,
- * Content-Length, Connection, X-Request-Id, then body (copied), in one
- * writev. HEAD gets no body. Returns 0, or -1 if already responded.
+ * Sends the response: status line, Date, the given headers (copied; set
+ * Content-Type here; Content-Length, Connection, Date, Transfer-Encoding
+ * and X-Request-Id are the server's and are dropped, as are headers with
+ * CR/LF), Content-Length, Connection, X-Request-Id, then body (copied), in
+ * one write. HEAD gets no body (body is not read then, only len), 204/304
+ * neither body nor Content-Length. Finishes the request: req is invalid
+ * afterwards. Returns 0, or -1 if already responded.
  */
 int http_respond(http_request_t *req, int status, const http_header_t *headers,
                  size_t nheaders, const void *body, size_t len);
@@ -140,12 +156,26 @@ int http_respond_json(http_request_t *req, int status, const char *json,
                       size_t len);
 
 /**
- * Serves a file under root for GET/HEAD: rel is the decoded-and-checked
- * path remainder (".." segments, NUL bytes and absolute paths refused with
- * 404), Content-Type by extension, ETag from size+mtime with If-None-Match
- * -> 304, index.html for directories. The file is read off the loop
- * (uv_fs). Returns after scheduling; responds in every case.
+ * Serves a file under root for GET/HEAD (other methods: 405). rel is the
+ * raw path remainder as in the URL (e.g. a {rest*} parameter); it is
+ * percent-decoded once here. Encoded slashes or backslashes (%2f, %5c),
+ * backslashes, NUL, absolute paths and ".." segments are refused with 404,
+ * a malformed escape with 400; a target that resolves (symlinks followed)
+ * outside realpath(root) is a 404. Content-Type by extension, ETag from
+ * size+mtime with If-None-Match -> 304, index.html for directories,
+ * Cache-Control: no-cache for HTML. The file is read off the loop (uv_fs).
+ * Returns after scheduling; responds in every case. root and rel are
+ * borrowed for the call only.
  */
 void http_serve_static(http_request_t *req, const char *root, const char *rel);
+
+/* ---------------- helpers ---------------- */
+
+/** Percent-decodes len bytes of src into dst (room for len bytes; no NUL
+ * added); plus: '+' becomes ' '. Returns the decoded length, or -1 on a
+ * malformed escape. */
+long http_pct_decode(char *dst, const char *src, size_t len, int plus);
+/** Content-Type for a file name by extension (static string). */
+const char *http_content_type(const char *path);
 
 #endif
