@@ -5,7 +5,7 @@
  * Loading happens in three steps, all pure (no loop, no sockets):
  *   1. cfg_doc_load(): parse the main file into a node tree that keeps
  *      source marks; follow `include:` of files/directories (conf.d style,
- *      *.yaml/*.yml in name order); substitute ${ENV} and ${file:/path} in
+ *      *.yaml and *.yml in name order); substitute ${ENV} and ${file:/path} in
  *      scalars (the mark of a substituted scalar stays where it was written;
  *      a substituted value is flagged so it is never echoed in errors).
  *   2. config_build(): validate the core sections (unknown keys, types,
@@ -49,17 +49,26 @@ typedef struct cfg_node cfg_node_t;
 struct cfg_node {
   cfg_kind_t kind;
   cfg_mark_t mark;
-  char *str;       /* CFG_SCALAR: value after substitution (NUL-terminated) */
-  size_t len;      /* CFG_SCALAR: length of str */
-  int quoted;      /* CFG_SCALAR: written quoted, so never null/bool/number */
-  int substituted; /* CFG_SCALAR: came (partly) from ${...}: secret-ish */
-  cfg_node_t **keys;  /* CFG_MAP: key scalars */
+  char *str;         /* CFG_SCALAR: value after substitution (NUL-terminated) */
+  size_t len;        /* CFG_SCALAR: length of str */
+  int quoted;        /* CFG_SCALAR: written quoted, so never null/bool/number */
+  int substituted;   /* CFG_SCALAR: came (partly) from ${...}: secret-ish */
+  int invalid;       /* an error was already reported for this value (e.g. a
+                        failed substitution): validators skip it silently */
+  cfg_node_t **keys; /* CFG_MAP: key scalars */
   cfg_node_t **items; /* CFG_MAP: values; CFG_SEQ: items */
   size_t n;
 };
 
 typedef struct cfg_doc cfg_doc_t; /* owns every node and file name */
 
+/**
+ * Reads path, follows includes and substitutes. Returns NULL (errors
+ * appended) when the main file cannot be read or has a YAML syntax error.
+ * Otherwise returns the document, possibly with errors appended (from
+ * includes, substitution, duplicate keys...): callers compare errs->n.
+ * A missing main file is reported as "path: cannot open: <strerror>".
+ */
 cfg_doc_t *cfg_doc_load(const char *path, cfg_errors_t *errs);
 /** Same, from memory (name is used in marks); for tests and fuzzing. */
 cfg_doc_t *cfg_doc_load_mem(const char *name, const char *data, size_t len,
@@ -80,40 +89,47 @@ typedef struct cfg_listen {
 typedef struct cfg_server {
   cfg_listen_t *listen; /* at least one */
   size_t nlisten;
-  uint32_t max_connections;     /* default 10000 */
-  uint64_t max_header_size;     /* bytes, default 16 KiB */
-  uint32_t max_headers;         /* default 100 */
-  uint64_t max_body_size;       /* bytes, default 1 MiB (routes may raise) */
-  uint64_t header_timeout_ms;   /* default 10 s */
-  uint64_t body_timeout_ms;     /* default 30 s (between body bytes) */
-  uint64_t idle_timeout_ms;     /* keep-alive idle, default 60 s */
-  uint64_t drain_timeout_ms;    /* shutdown and reload drain, default 10 s */
-  char *static_dir;             /* admin UI files; NULL for none */
-  char *public_url;             /* e.g. "https://assist.example.com"; NULL */
+  uint32_t max_connections;   /* default 10000 */
+  uint64_t max_header_size;   /* bytes, default 16 KiB */
+  uint32_t max_headers;       /* default 100 */
+  uint64_t max_body_size;     /* bytes, default 1 MiB (routes may raise) */
+  uint64_t header_timeout_ms; /* default 10 s */
+  uint64_t body_timeout_ms;   /* default 30 s (between body bytes) */
+  uint64_t idle_timeout_ms;   /* keep-alive idle, default 60 s */
+  uint64_t drain_timeout_ms;  /* shutdown and reload drain, default 10 s */
+  char *static_dir;           /* admin UI files; NULL for none */
+  char *public_url;           /* e.g. "https://assist.example.com"; NULL */
 } cfg_server_t;
 
 typedef struct cfg_instance {
-  char *name;      /* unique, [a-z0-9_-]+ */
-  char *plugin;    /* plugin name, e.g. "csv-analysis" */
-  char *path;      /* resolved .so path: `path:` or <plugin_dir>/<plugin>.so */
-  int enabled;     /* default 1 */
+  char *name;   /* unique, [a-z0-9_-]+ */
+  char *plugin; /* plugin name, e.g. "csv-analysis" */
+  char *path;   /* resolved .so path: `path:` or <plugin_dir>/<plugin>.so */
+  int enabled;  /* default 1 */
   const cfg_node_t *options; /* the `options:` map (borrowed from doc), or
                                 NULL */
-  cfg_mark_t mark; /* where the instance was declared */
+  cfg_mark_t mark;           /* where the instance was declared */
 } cfg_instance_t;
 
 typedef struct config {
-  char *file;         /* main file path as given */
-  cfg_doc_t *doc;     /* owned: keeps nodes and marks alive */
+  char *file;     /* main file path as given */
+  cfg_doc_t *doc; /* owned: keeps nodes and marks alive */
   cfg_server_t server;
-  char *plugin_dir;   /* relative paths resolve against the main file dir */
-  char *storage;      /* "sqlite:PATH" or "postgresql://..."; default
-                         "sqlite:assistd.db" (later issues) */
-  char *log_level;    /* "debug|info|warn|error", default "info" */
-  char *log_format;   /* "json|text", default "json" */
+  char *plugin_dir; /* relative paths resolve against the main file dir */
+  char *storage;    /* "sqlite:PATH" or "postgresql://..."; default
+                       "sqlite:assistd.db" (later issues) */
+  char *log_level;  /* "debug|info|warn|error", default "info" */
+  char *log_format; /* "json|text", default "json" */
   cfg_instance_t *instances;
   size_t ninstances;
 } config_t;
+
+/**
+ * Step 2 alone: validates the core sections of doc (taking ownership of it,
+ * even on failure). file is the main file's name (relative paths resolve
+ * against its directory). Returns NULL on any error (appended to errs).
+ */
+config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs);
 
 /** Steps 1 and 2. Returns NULL and fills errs on any error. */
 config_t *config_load(const char *path, cfg_errors_t *errs);
@@ -125,16 +141,16 @@ void config_free(config_t *cfg);
 
 /** A typed, validated option value. */
 typedef struct opt_value {
-  const char *name;  /* points into the plugin's table (stable while the
-                        plugin is loaded) */
+  const char *name; /* points into the plugin's table (stable while the
+                       plugin is loaded) */
   assist_option_type_t type;
   uint32_t flags;
-  int is_set;        /* 1 if given in YAML, 0 if defaulted/absent */
-  int has_value;     /* 0 if not set and no default */
-  char *str;         /* STRING/ENUM: value; other types: the text form */
-  int64_t i;         /* INT/SIZE/DURATION/BOOL */
-  double d;          /* DOUBLE (and INT/SIZE/DURATION as double) */
-  char **list;       /* STRING_LIST: NULL-terminated */
+  int is_set;    /* 1 if given in YAML, 0 if defaulted/absent */
+  int has_value; /* 0 if not set and no default */
+  char *str;     /* STRING/ENUM: value; other types: the text form */
+  int64_t i;     /* INT/SIZE/DURATION/BOOL */
+  double d;      /* DOUBLE (and INT/SIZE/DURATION as double) */
+  char **list;   /* STRING_LIST: NULL-terminated */
   size_t nlist;
 } opt_value_t;
 
@@ -147,8 +163,8 @@ typedef struct opt_set {
  * Checks a plugin's option table itself (names, types, defaults parse,
  * enum lists present). Returns 0, or -1 with a message in err.
  */
-int opts_table_check(const assist_option_t *table, size_t stride,
-                     char *err, size_t errlen);
+int opts_table_check(const assist_option_t *table, size_t stride, char *err,
+                     size_t errlen);
 /**
  * Validates `options` (a CFG_MAP node or NULL) against the table: unknown
  * keys, wrong types, out-of-range values, bad enum values and missing

@@ -1,0 +1,585 @@
+/*
+ * core_config.c: the core sections of the configuration file, validated
+ * into a config_t.
+ *
+ * The format (config/README.md has the long version):
+ *
+ *   server:
+ *     listen: "127.0.0.1:8080"     # or a list; "[::1]:8080" for IPv6;
+ *                                  # "localhost" means 127.0.0.1; port 0..65535
+ *     max_connections: 10000       # 1..1000000
+ *     max_header_size: 16KB        # 1KiB..16MiB; sizes: 512, 16k, 16KB, 1MiB
+ *     max_headers: 100             # 1..10000
+ *     max_body_size: 1MB           # 0..1TiB
+ *     header_timeout: 10s          # durations: 250ms, 10s, 5m, 2h, 1d;
+ *     body_timeout: 30s            #   a bare number is ms; 1ms..1d
+ *     idle_timeout: 60s
+ *     drain_timeout: 10s           # 0..1d
+ *     static_dir: ../web           # optional; relative to this file's dir
+ *     public_url: http://127.0.0.1:8080  # optional; http:// or https://
+ *   log:
+ *     level: info                  # debug|info|warn|error
+ *     format: json                 # json|text
+ *   storage: "sqlite:var/assistd.db"  # or postgresql://...;
+ *                                     # default sqlite:assistd.db
+ *   plugin_dir: ../build/plugins   # relative to the main file's dir;
+ *                                  # default <main file dir>/plugins
+ *   include: conf.d                # file, directory (*.yaml, *.yml in name
+ *                                  # order) or a list; see include.c
+ *   plugins:
+ *     - name: hello                # unique, [a-z0-9_-]+
+ *       plugin: hello              # [a-z0-9_-]+: loads <plugin_dir>/hello.so
+ *       path: /opt/x/hello.so      # optional explicit path (relative to the
+ *                                  # file the entry is written in)
+ *       enabled: true              # default true
+ *       options: {greeting: "hi"}  # checked later with opts_validate()
+ *
+ * Scalars: plain scalars are coerced to the expected type; quoted scalars
+ * are strings (a quoted number where an integer is expected is an error),
+ * except substituted ones, which are coerced. Booleans are true/false,
+ * yes/no, on/off in any case. null (or an empty value) means "not given":
+ * the default applies. Unknown keys, wrong types and out-of-range values
+ * are errors at the offending node; every error is collected.
+ */
+#include "internal.h"
+
+#include "../common/alloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const top_keys[] = {"server",     "log",     "storage",
+                                       "plugin_dir", "include", "plugins"};
+static const char *const server_keys[] = {
+    "listen",        "max_connections", "max_header_size", "max_headers",
+    "max_body_size", "header_timeout",  "body_timeout",    "idle_timeout",
+    "drain_timeout", "static_dir",      "public_url"};
+static const char *const log_keys[] = {"level", "format"};
+static const char *const inst_keys[] = {"name", "plugin", "path", "enabled",
+                                        "options"};
+static const char *const log_levels[] = {"debug", "info", "warn", "error"};
+static const char *const log_formats[] = {"json", "text"};
+
+#define DAY_MS (86400ull * 1000)
+
+typedef struct bctx {
+  cfg_errors_t *errs;
+  int bad;
+} bctx_t;
+
+#define ERR(c, mark, ...)                                                      \
+  do {                                                                         \
+    cfg_error((c)->errs, (mark), __VA_ARGS__);                                 \
+    (c)->bad = 1;                                                              \
+  } while (0)
+
+static void check_keys(bctx_t *c, const cfg_node_t *map,
+                       const char *const *keys, size_t n, const char *where) {
+  char shown[96];
+  for (size_t i = 0; i < map->n; i++) {
+    const cfg_node_t *k = map->keys[i];
+    size_t j = 0;
+    while (j < n && strcmp(keys[j], k->str) != 0) j++;
+    if (j < n) continue;
+    const char *near = cfg_nearest(k->str, keys, n);
+    cfg_show_str(k->str, k->len, shown, sizeof shown);
+    char hint[96] = "";
+    if (near) snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
+    if (where)
+      ERR(c, k->mark, "unknown key %s in %s%s", shown, where, hint);
+    else
+      ERR(c, k->mark, "unknown top-level key %s%s", shown, hint);
+  }
+}
+
+/* A scalar's text, or NULL (absent/null: no error; other: reported). */
+static const char *scalar(bctx_t *c, const cfg_node_t *n, const char *path,
+                          const char *want) {
+  if (cfg_is_null(n)) return NULL;
+  if (n->invalid) {
+    c->bad = 1;
+    return NULL;
+  }
+  if (n->kind != CFG_SCALAR) {
+    ERR(c, n->mark, "%s: expected %s, not %s", path, want, cfg_kind_name(n));
+    return NULL;
+  }
+  return n->str;
+}
+
+/* Like scalar() for non-string types: refuses unsubstituted quoted text. */
+static const char *typed_scalar(bctx_t *c, const cfg_node_t *n,
+                                const char *path, const char *want) {
+  const char *s = scalar(c, n, path, want);
+  if (s && n->quoted && !n->substituted) {
+    ERR(c, n->mark, "%s: expected %s, got a quoted string (remove the quotes)",
+        path, want);
+    return NULL;
+  }
+  return s;
+}
+
+static void get_string(bctx_t *c, const cfg_node_t *map, const char *key,
+                       const char *path, char **out) {
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = scalar(c, n, path, "a string");
+  if (!s) return;
+  if (!s[0]) {
+    ERR(c, n->mark, "%s: must not be empty", path);
+    return;
+  }
+  free(*out);
+  *out = xstrdup(s);
+}
+
+/* A path, resolved against the directory of the file it is written in. */
+static void get_path(bctx_t *c, const cfg_node_t *map, const char *key,
+                     const char *path, char **out) {
+  const cfg_node_t *n = cfg_map_get(map, key);
+  char *s = NULL;
+  get_string(c, map, key, path, &s);
+  if (!s) return;
+  char *dir = cfg_node_dir(n);
+  free(*out);
+  *out = cfg_path_join(dir, s);
+  free(dir);
+  free(s);
+}
+
+static void get_uint(bctx_t *c, const cfg_node_t *map, const char *key,
+                     const char *path, uint64_t min, uint64_t max,
+                     uint64_t *out) {
+  char shown[96];
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = typed_scalar(c, n, path, "an integer");
+  if (!s) return;
+  int64_t v;
+  int rc = cfg_parse_int64(s, &v);
+  if (rc == -EINVAL) {
+    ERR(c, n->mark, "%s: expected an integer, got %s", path,
+        cfg_show(n, shown, sizeof shown));
+  } else if (rc || v < 0 || (uint64_t)v < min || (uint64_t)v > max) {
+    ERR(c, n->mark, "%s: %s is out of range (%" PRIu64 "..%" PRIu64 ")", path,
+        cfg_show(n, shown, sizeof shown), min, max);
+  } else {
+    *out = (uint64_t)v;
+  }
+}
+
+static void get_units(bctx_t *c, const cfg_node_t *map, const char *key,
+                      const char *path, int is_size, uint64_t min, uint64_t max,
+                      uint64_t *out) {
+  char shown[96];
+  const char *want = is_size ? "a size (e.g. 512, 16KB, 1MiB)"
+                             : "a duration (e.g. 250ms, 10s, 5m)";
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = typed_scalar(c, n, path, want);
+  if (!s) return;
+  uint64_t v;
+  int rc = is_size ? parse_size(s, &v) : parse_duration_ms(s, &v);
+  if (rc == -EINVAL) {
+    ERR(c, n->mark, "%s: expected %s, got %s", path, want,
+        cfg_show(n, shown, sizeof shown));
+  } else if (rc || v < min || v > max) {
+    ERR(c, n->mark, "%s: %s is out of range (%" PRIu64 "..%" PRIu64 " %s)",
+        path, cfg_show(n, shown, sizeof shown), min, max,
+        is_size ? "bytes" : "ms");
+  } else {
+    *out = v;
+  }
+}
+
+static void get_enum(bctx_t *c, const cfg_node_t *map, const char *key,
+                     const char *path, const char *const *vals, size_t nvals,
+                     char **out) {
+  char shown[96], list[128] = "";
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = scalar(c, n, path, "a string");
+  if (!s) return;
+  for (size_t i = 0; i < nvals; i++) {
+    if (strcmp(vals[i], s) == 0) {
+      free(*out);
+      *out = xstrdup(s);
+      return;
+    }
+  }
+  for (size_t i = 0; i < nvals; i++) {
+    strcat(list, i ? "|" : "");
+    strcat(list, vals[i]);
+  }
+  ERR(c, n->mark, "%s: invalid value %s (expected %s)", path,
+      cfg_show(n, shown, sizeof shown), list);
+}
+
+static void get_bool(bctx_t *c, const cfg_node_t *map, const char *key,
+                     const char *path, int *out) {
+  char shown[96];
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = typed_scalar(c, n, path, "a boolean (true/false)");
+  if (!s) return;
+  if (cfg_parse_bool(s, out))
+    ERR(c, n->mark, "%s: expected a boolean (true/false), got %s", path,
+        cfg_show(n, shown, sizeof shown));
+}
+
+/* ---------------- server ---------------- */
+
+static int parse_port(const char *s, int *port) {
+  if (!*s || strlen(s) > 6) return -1;
+  long v = 0;
+  for (; *s; s++) {
+    if (*s < '0' || *s > '9') return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *port = (int)v;
+  return v <= 65535 ? 0 : -2;
+}
+
+static int parse_listen(bctx_t *c, const cfg_node_t *n, cfg_listen_t *out) {
+  char shown[96];
+  const char *s = scalar(c, n, "server.listen", "an address (HOST:PORT)");
+  if (!s) {
+    if (cfg_is_null(n))
+      ERR(c, n ? n->mark : (cfg_mark_t){0}, "server.listen: empty address");
+    return -1;
+  }
+  cfg_show(n, shown, sizeof shown);
+  char *host = NULL;
+  const char *port;
+  if (s[0] == '[') {
+    const char *close = strchr(s, ']');
+    if (!close || close[1] != ':') goto syntax;
+    host = xstrndup(s + 1, (size_t)(close - s - 1));
+    port = close + 2;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET6, host, &a6) != 1) {
+      ERR(c, n->mark, "server.listen: %s is not a valid IPv6 address", shown);
+      goto fail;
+    }
+  } else {
+    const char *colon = strrchr(s, ':');
+    if (!colon) goto syntax;
+    host = xstrndup(s, (size_t)(colon - s));
+    port = colon + 1;
+    if (strchr(host, ':')) {
+      ERR(c, n->mark,
+          "server.listen: %s: write IPv6 addresses in brackets, e.g. "
+          "[::1]:8080",
+          shown);
+      goto fail;
+    }
+    if (strcmp(host, "localhost") == 0) {
+      free(host);
+      host = xstrdup("127.0.0.1");
+    }
+    struct in_addr a4;
+    if (inet_pton(AF_INET, host, &a4) != 1) {
+      ERR(c, n->mark,
+          "server.listen: %s: host must be a numeric IPv4 or [IPv6] address "
+          "or localhost",
+          shown);
+      goto fail;
+    }
+  }
+  int rc = parse_port(port, &out->port);
+  if (rc == -2) {
+    ERR(c, n->mark, "server.listen: %s: port is out of range (0..65535)",
+        shown);
+    goto fail;
+  }
+  if (rc) {
+    ERR(c, n->mark, "server.listen: %s: invalid port", shown);
+    goto fail;
+  }
+  out->host = host;
+  out->mark = n->mark;
+  return 0;
+syntax:
+  ERR(c, n->mark,
+      "server.listen: invalid address %s (expected HOST:PORT or "
+      "[IPV6]:PORT)",
+      shown);
+fail:
+  free(host);
+  return -1;
+}
+
+static void add_listen(bctx_t *c, cfg_server_t *s, const cfg_node_t *n) {
+  cfg_listen_t l = {0};
+  if (parse_listen(c, n, &l)) return;
+  for (size_t i = 0; i < s->nlisten; i++) {
+    if (strcmp(s->listen[i].host, l.host) == 0 && s->listen[i].port == l.port) {
+      ERR(c, n->mark, "server.listen: duplicate address (first at line %u)",
+          s->listen[i].mark.line);
+      free(l.host);
+      return;
+    }
+  }
+  s->listen = xrealloc(s->listen, (s->nlisten + 1) * sizeof *s->listen);
+  s->listen[s->nlisten++] = l;
+}
+
+static void build_server(bctx_t *c, const cfg_node_t *n, cfg_server_t *s) {
+  s->max_connections = 10000;
+  s->max_header_size = 16 << 10;
+  s->max_headers = 100;
+  s->max_body_size = 1 << 20;
+  s->header_timeout_ms = 10000;
+  s->body_timeout_ms = 30000;
+  s->idle_timeout_ms = 60000;
+  s->drain_timeout_ms = 10000;
+  if (!cfg_is_null(n) && n->kind != CFG_MAP) {
+    ERR(c, n->mark, "server: expected a map, not %s", cfg_kind_name(n));
+    n = NULL;
+  }
+  if (!cfg_is_null(n)) {
+    check_keys(c, n, server_keys, N_(server_keys), "server");
+    const cfg_node_t *l = cfg_map_get(n, "listen");
+    if (l && l->kind == CFG_SEQ) {
+      if (l->n == 0)
+        ERR(c, l->mark, "server.listen: at least one address is required");
+      for (size_t i = 0; i < l->n; i++) add_listen(c, s, l->items[i]);
+    } else if (!cfg_is_null(l)) {
+      add_listen(c, s, l);
+    }
+    uint64_t v = s->max_connections;
+    get_uint(c, n, "max_connections", "server.max_connections", 1, 1000000, &v);
+    s->max_connections = (uint32_t)v;
+    v = s->max_headers;
+    get_uint(c, n, "max_headers", "server.max_headers", 1, 10000, &v);
+    s->max_headers = (uint32_t)v;
+    get_units(c, n, "max_header_size", "server.max_header_size", 1, 1 << 10,
+              16 << 20, &s->max_header_size);
+    get_units(c, n, "max_body_size", "server.max_body_size", 1, 0, 1ull << 40,
+              &s->max_body_size);
+    get_units(c, n, "header_timeout", "server.header_timeout", 0, 1, DAY_MS,
+              &s->header_timeout_ms);
+    get_units(c, n, "body_timeout", "server.body_timeout", 0, 1, DAY_MS,
+              &s->body_timeout_ms);
+    get_units(c, n, "idle_timeout", "server.idle_timeout", 0, 1, DAY_MS,
+              &s->idle_timeout_ms);
+    get_units(c, n, "drain_timeout", "server.drain_timeout", 0, 0, DAY_MS,
+              &s->drain_timeout_ms);
+    get_path(c, n, "static_dir", "server.static_dir", &s->static_dir);
+    get_string(c, n, "public_url", "server.public_url", &s->public_url);
+    if (s->public_url && strncmp(s->public_url, "http://", 7) != 0 &&
+        strncmp(s->public_url, "https://", 8) != 0) {
+      char shown[96];
+      const cfg_node_t *u = cfg_map_get(n, "public_url");
+      ERR(c, u->mark,
+          "server.public_url: %s must start with http:// or https://",
+          cfg_show(u, shown, sizeof shown));
+    }
+  }
+  if (s->nlisten == 0 && !c->bad) {
+    s->listen = xcalloc(1, sizeof *s->listen);
+    s->listen[0].host = xstrdup("127.0.0.1");
+    s->listen[0].port = 8080;
+    s->nlisten = 1;
+  }
+}
+
+/* ---------------- plugin instances ---------------- */
+
+static int valid_ident(const char *s) {
+  size_t len = strlen(s);
+  if (len == 0 || len > 64) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+          *s == '-'))
+      return 0;
+  return 1;
+}
+
+static void get_ident(bctx_t *c, const cfg_node_t *map, const char *key,
+                      const char *what, char **out) {
+  char shown[96];
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = scalar(c, n, key, "a string");
+  if (!s) return;
+  if (!valid_ident(s)) {
+    ERR(c, n->mark, "%s: invalid %s %s (use [a-z0-9_-]+, at most 64)", key,
+        what, cfg_show(n, shown, sizeof shown));
+    return;
+  }
+  *out = xstrdup(s);
+}
+
+static void build_instance(bctx_t *c, config_t *cfg, const cfg_node_t *n) {
+  if (n->kind != CFG_MAP) {
+    if (!n->invalid)
+      ERR(c, n->mark, "plugin instance: expected a map, not %s",
+          cfg_kind_name(n));
+    c->bad = 1;
+    return;
+  }
+  check_keys(c, n, inst_keys, N_(inst_keys), "plugin instance");
+  cfg_instance_t in = {.enabled = 1, .mark = n->mark};
+  const cfg_node_t *nm = cfg_map_get(n, "name");
+  get_ident(c, n, "name", "instance name", &in.name);
+  get_ident(c, n, "plugin", "plugin name", &in.plugin);
+  if (cfg_is_null(nm))
+    ERR(c, n->mark, "plugin instance: missing required key 'name'");
+  if (cfg_is_null(cfg_map_get(n, "plugin"))) {
+    if (in.name)
+      ERR(c, n->mark, "plugin instance '%s': missing required key 'plugin'",
+          in.name);
+    else
+      ERR(c, n->mark, "plugin instance: missing required key 'plugin'");
+  }
+  get_path(c, n, "path", "path", &in.path);
+  get_bool(c, n, "enabled", "enabled", &in.enabled);
+  const cfg_node_t *opts = cfg_map_get(n, "options");
+  if (!cfg_is_null(opts) && opts->kind != CFG_MAP) {
+    if (!opts->invalid)
+      ERR(c, opts->mark, "options: expected a map, not %s",
+          cfg_kind_name(opts));
+    c->bad = 1;
+  } else if (!cfg_is_null(opts)) {
+    in.options = opts;
+  }
+  if (in.name) {
+    for (size_t i = 0; i < cfg->ninstances; i++) {
+      const cfg_instance_t *o = &cfg->instances[i];
+      if (strcmp(o->name, in.name) == 0) {
+        ERR(c, nm->mark,
+            "duplicate instance name '%s' (first defined at %s:%u:%u)", in.name,
+            o->mark.file, o->mark.line, o->mark.col);
+        break;
+      }
+    }
+  }
+  if (!in.path && in.plugin) {
+    char *so = xasprintf("%s.so", in.plugin);
+    in.path = cfg_path_join(cfg->plugin_dir, so);
+    free(so);
+  }
+  if (!in.name || !in.plugin) {
+    free(in.name);
+    free(in.plugin);
+    free(in.path);
+    return;
+  }
+  cfg->instances =
+      xrealloc(cfg->instances, (cfg->ninstances + 1) * sizeof *cfg->instances);
+  cfg->instances[cfg->ninstances++] = in;
+}
+
+/* ---------------- the whole file ---------------- */
+
+static void check_storage(bctx_t *c, const cfg_node_t *root, char *storage) {
+  /* The value may carry a password: never echo it. */
+  const cfg_node_t *n = cfg_map_get(root, "storage");
+  if (cfg_is_null(n) || !storage) return;
+  if (strncmp(storage, "sqlite:", 7) == 0 && storage[7]) return;
+  if (strncmp(storage, "postgresql://", 13) == 0 ||
+      strncmp(storage, "postgres://", 11) == 0)
+    return;
+  ERR(c, n->mark,
+      "storage: expected 'sqlite:PATH' or 'postgresql://...' (value not "
+      "shown)");
+}
+
+config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs) {
+  bctx_t c = {.errs = errs};
+  config_t *cfg = xcalloc(1, sizeof *cfg);
+  cfg->file = xstrdup(file);
+  cfg->doc = doc;
+  cfg->storage = xstrdup("sqlite:assistd.db");
+  cfg->log_level = xstrdup("info");
+  cfg->log_format = xstrdup("json");
+  const cfg_node_t *root = cfg_doc_root(doc);
+  char *main_dir = cfg_dirname(file);
+#ifdef ASSIST_DEFAULT_PLUGIN_DIR
+  cfg->plugin_dir = xstrdup(ASSIST_DEFAULT_PLUGIN_DIR);
+#else
+  cfg->plugin_dir = cfg_path_join(main_dir, "plugins");
+#endif
+  free(main_dir);
+  if (!cfg_is_null(root) && root->kind != CFG_MAP) {
+    ERR(&c, root->mark, "the configuration must be a map, not %s",
+        cfg_kind_name(root));
+    root = NULL;
+  }
+  if (!cfg_is_null(root)) check_keys(&c, root, top_keys, N_(top_keys), NULL);
+  build_server(&c, cfg_map_get(root, "server"), &cfg->server);
+  const cfg_node_t *log = cfg_map_get(root, "log");
+  if (!cfg_is_null(log) && log->kind != CFG_MAP) {
+    ERR(&c, log->mark, "log: expected a map, not %s", cfg_kind_name(log));
+  } else if (!cfg_is_null(log)) {
+    check_keys(&c, log, log_keys, N_(log_keys), "log");
+    get_enum(&c, log, "level", "log.level", log_levels, N_(log_levels),
+             &cfg->log_level);
+    get_enum(&c, log, "format", "log.format", log_formats, N_(log_formats),
+             &cfg->log_format);
+  }
+  if (!cfg_is_null(root)) {
+    get_string(&c, root, "storage", "storage", &cfg->storage);
+    check_storage(&c, root, cfg->storage);
+    get_path(&c, root, "plugin_dir", "plugin_dir", &cfg->plugin_dir);
+  }
+  /* include: was followed by cfg_doc_load(); its shape was checked there. */
+  const cfg_node_t *pl = cfg_map_get(root, "plugins");
+  if (pl && pl->kind == CFG_SEQ) {
+    for (size_t i = 0; i < pl->n; i++) build_instance(&c, cfg, pl->items[i]);
+  } else if (!cfg_is_null(pl)) {
+    ERR(&c, pl->mark, "plugins: expected a list of plugin instances, not %s",
+        cfg_kind_name(pl));
+  }
+  if (c.bad) {
+    config_free(cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+static config_t *finish(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
+                        size_t before) {
+  if (!doc) return NULL;
+  config_t *cfg = config_build(doc, file, errs);
+  if (cfg && (errs->n > before || errs->n >= CFG_MAX_ERRORS)) {
+    /* Errors from includes or substitution. */
+    config_free(cfg);
+    return NULL;
+  }
+  return cfg;
+}
+
+config_t *config_load(const char *path, cfg_errors_t *errs) {
+  size_t before = errs->n;
+  return finish(cfg_doc_load(path, errs), path, errs, before);
+}
+
+config_t *config_load_mem(const char *name, const char *data, size_t len,
+                          cfg_errors_t *errs) {
+  size_t before = errs->n;
+  return finish(cfg_doc_load_mem(name, data, len, errs), name, errs, before);
+}
+
+void config_free(config_t *cfg) {
+  if (!cfg) return;
+  free(cfg->file);
+  cfg_doc_free(cfg->doc);
+  for (size_t i = 0; i < cfg->server.nlisten; i++)
+    free(cfg->server.listen[i].host);
+  free(cfg->server.listen);
+  free(cfg->server.static_dir);
+  free(cfg->server.public_url);
+  free(cfg->plugin_dir);
+  free(cfg->storage);
+  free(cfg->log_level);
+  free(cfg->log_format);
+  for (size_t i = 0; i < cfg->ninstances; i++) {
+    free(cfg->instances[i].name);
+    free(cfg->instances[i].plugin);
+    free(cfg->instances[i].path);
+  }
+  free(cfg->instances);
+  free(cfg);
+}
