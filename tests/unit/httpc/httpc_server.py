@@ -24,7 +24,8 @@ Endpoints (query parameters in brackets):
                       carry Retry-After: ra, retry-after-ms: ram, or (date=S)
                       Retry-After as an HTTP-date S seconds ahead
   /big [n, chunked]   n bytes of 'x' (chunked=1: without Content-Length)
-  /echo               200 with "METHOD len=<body length> idem=<header>"
+  /echo               200 "METHOD len=<n> idem=<Idempotency-Key> <body>"
+  /redir [to, code]   a redirect (302 by default) to `to`
   /stats [key]        see above
 """
 import email.utils
@@ -148,8 +149,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     left -= k
         elif path == "/echo":
             idem = self.headers.get("Idempotency-Key", "-")
-            text = "%s len=%d idem=%s" % (self.command, len(body), idem)
-            self.send_body(200, text.encode())
+            text = "%s len=%d idem=%s " % (self.command, len(body), idem)
+            self.send_body(200, text.encode() + body)
+        elif path == "/redir":
+            self.send_body(int(q.get("code", "302")), b"moved",
+                           [("Location", q.get("to", "/ok"))])
         else:
             self.send_body(404, b"not found")
 

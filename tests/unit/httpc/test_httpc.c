@@ -296,9 +296,38 @@ static void test_get_ok(void **state) {
     if (i > 0) assert_true(strncmp(r->body, methods[i], 3) == 0);
     httpc_response_free(r);
   }
-  httpc_request_t rq = {.url = url("/echo"), .body = "abcdef", .body_len = 6};
+  /* The body is copied: the caller's buffer may change at once. */
+  char body[] = "abc\0ef";
+  got_t g = {0};
+  httpc_request_t rq = {.url = url("/echo"), .body = body, .body_len = 6};
+  assert_int_equal(httpc_request(fx.ctx, &rq, got_cb, &g, NULL), 0);
+  memset(body, 'z', sizeof body);
+  run_until(&fx, &g, 1);
+  assert_int_equal(g.r[0]->body_len, strlen("POST len=6 idem=- ") + 6);
+  assert_memory_equal(g.r[0]->body, "POST len=6 idem=- abc\0ef",
+                      g.r[0]->body_len);
+  got_free(&g);
+
+  /* Redirects: not followed unless asked; followed for http(s) only, and
+   * the headers are the final response's. */
+  rq = (httpc_request_t){.url = url("/redir?to=/ok")};
   r = fetch(&fx, &rq);
-  assert_string_equal(r->body, "POST len=6 idem=-");
+  assert_int_equal(r->result, HTTPC_OK);
+  assert_int_equal(r->status, 302);
+  assert_non_null(httpc_response_header(r, "Location"));
+  httpc_response_free(r);
+  rq.flags = HTTPC_F_FOLLOW_REDIRECTS;
+  r = fetch(&fx, &rq);
+  assert_int_equal(r->status, 200);
+  assert_string_equal(r->body, "hello");
+  assert_null(httpc_response_header(r, "Location"));
+  assert_string_equal(httpc_response_header(r, "X-Test"), "yes");
+  httpc_response_free(r);
+  rq.url = url("/redir?to=ftp://127.0.0.1/x");
+  r = fetch(&fx, &rq);
+  assert_int_equal(r->result, HTTPC_NETWORK);
+  assert_int_equal(r->curl_code, CURLE_UNSUPPORTED_PROTOCOL);
+  assert_int_equal(r->attempts, 1);
   httpc_response_free(r);
   fx_close(&fx);
 }
@@ -478,6 +507,19 @@ static void test_non_idempotent(void **state) {
   assert_int_equal(r->curl_code, CURLE_COULDNT_CONNECT);
   assert_int_equal(r->attempts, 4);
   assert_int_equal(r->sent, HTTPC_SENT_NO);
+  httpc_response_free(r);
+
+  /* A name that cannot resolve (RFC 6761 .invalid): not sent, retried. */
+  httpc_retry_t two = fast;
+  two.max_attempts = 2;
+  httpc_request_t dns = {.method = "POST",
+                         .url = "http://no-such-host.invalid/x",
+                         .retry = &two,
+                         .timeout_ms = 3000};
+  r = fetch(&fx, &dns);
+  assert_true(r->result == HTTPC_NETWORK || r->result == HTTPC_TIMEOUT);
+  assert_int_equal(r->sent, HTTPC_SENT_NO);
+  assert_int_equal(r->attempts, 2);
   httpc_response_free(r);
 
   fx_close(&fx);
