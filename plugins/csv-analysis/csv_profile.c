@@ -1,0 +1,493 @@
+/*
+ * csv_profile.c: opening a dataset, planning chunks, profiling one chunk into
+ * a mergeable partial, merging partials and proving the chunk boundaries.
+ *
+ * Chunking is speculative: boundaries are placed right after a newline near
+ * i/n of the data. A chunk's reader starts at its begin and reads every
+ * record that starts before its end, finishing a record that runs past the
+ * end. If chunk i began on a true record boundary, its records are the true
+ * records, so its stop offset equals its end exactly when that end is a true
+ * boundary too (by induction from the first chunk, which starts at the data
+ * start). csv_plan_verify() checks this; when a newline inside a quoted
+ * field fooled the planner, the chunks after the first bad one are thrown
+ * away and re-planned from where the last good one stopped.
+ *
+ * Correlation co-moments: within a chunk, pairwise sums of values shifted by
+ * the column's first value in the chunk (the shifted-data algorithm, no
+ * division per row); at the chunk's end they become central co-moments,
+ * which merge by Chan's formula.
+ */
+#include "csv_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SAMPLE_BYTES (64u << 10)
+#define CHECK_ROWS 4096
+
+void csv_options_init(csv_options *o) {
+  memset(o, 0, sizeof *o);
+  o->has_header = -1;
+  o->encoding = -1;
+}
+
+static char *name_of(const char *p, size_t n, int latin1) {
+  csv_buf b = {0};
+  csv_buf_text(&b, p, n, latin1, 0);
+  if (b.oom) {
+    csv_buf_free(&b);
+    return NULL;
+  }
+  if (!b.p) return strdup("");
+  return b.p;
+}
+
+static int doc_init(csv_doc *doc, const csv_options *opt) {
+  size_t n =
+      doc->src.size < SAMPLE_BYTES ? (size_t)doc->src.size : SAMPLE_BYTES;
+  unsigned char *sample = malloc(n ? n : 1);
+  if (!sample) return -ENOMEM;
+  long got = csv_src_read(&doc->src, 0, sample, n);
+  if (got < 0) {
+    free(sample);
+    return (int)got;
+  }
+  uint8_t numeric[CSV_MAX_COLUMNS];
+  size_t ncols = 0;
+  int rc = csv_sniff(sample, (size_t)got, (uint64_t)got >= doc->src.size, opt,
+                     &doc->d, &ncols, numeric);
+  free(sample);
+  if (rc) return rc;
+  if (doc->d.looks_binary && !(opt && opt->allow_binary)) return -EILSEQ;
+  uint64_t start = doc->d.bom ? 3 : 0;
+  doc->data_start = start;
+  int latin1 = doc->d.encoding == CSV_ENC_LATIN1;
+  if (doc->d.has_header) {
+    csv_reader r;
+    rc = csv_reader_init(&r, &doc->src, &doc->d, start, doc->src.size,
+                         CSV_MAX_COLUMNS);
+    if (rc) return rc;
+    rc = csv_reader_next(&r);
+    if (rc < 0) {
+      csv_reader_free(&r);
+      return rc;
+    }
+    if (rc == 0) {
+      doc->d.has_header = 0;
+      ncols = 0;
+    } else {
+      ncols = r.nf;
+      doc->extra_cols = r.nf_total - r.nf;
+      doc->names = calloc(ncols ? ncols : 1, sizeof *doc->names);
+      if (!doc->names) {
+        csv_reader_free(&r);
+        return -ENOMEM;
+      }
+      for (size_t i = 0; i < ncols; i++) {
+        doc->names[i] = name_of(r.f[i].p, r.f[i].len, latin1);
+        if (!doc->names[i]) {
+          csv_reader_free(&r);
+          return -ENOMEM;
+        }
+      }
+      doc->data_start = csv_reader_offset(&r);
+      doc->data_start_line = r.lines;
+    }
+    csv_reader_free(&r);
+  }
+  if (ncols > CSV_MAX_COLUMNS) {
+    doc->extra_cols += ncols - CSV_MAX_COLUMNS;
+    ncols = CSV_MAX_COLUMNS;
+  }
+  doc->ncols = ncols;
+  if (!doc->names) {
+    doc->names = calloc(ncols ? ncols : 1, sizeof *doc->names);
+    if (!doc->names) return -ENOMEM;
+  }
+  for (size_t i = 0; i < ncols; i++) {
+    int dup = 0;
+    if (doc->names[i] && doc->names[i][0]) {
+      for (size_t j = 0; j < i && !dup; j++)
+        dup = !strcmp(doc->names[i], doc->names[j]);
+      if (!dup) continue;
+    }
+    char tmp[64];
+    if (dup)
+      snprintf(tmp, sizeof tmp, "_%zu", i + 1);
+    else
+      snprintf(tmp, sizeof tmp, "column_%zu", i + 1);
+    size_t l = doc->names[i] && dup ? strlen(doc->names[i]) : 0;
+    char *nn = malloc(l + strlen(tmp) + 1);
+    if (!nn) return -ENOMEM;
+    if (l) memcpy(nn, doc->names[i], l);
+    strcpy(nn + l, tmp);
+    free(doc->names[i]);
+    doc->names[i] = nn;
+  }
+  for (size_t i = 0; i < ncols && doc->ncorr < CSV_MAX_CORR; i++)
+    if (numeric[i]) doc->corr[doc->ncorr++] = i;
+  return 0;
+}
+
+static int doc_finish_open(csv_doc *doc, const csv_options *opt,
+                           csv_doc **out) {
+  int rc = doc_init(doc, opt);
+  if (rc) {
+    csv_doc_free(doc);
+    return rc;
+  }
+  *out = doc;
+  return 0;
+}
+
+int csv_doc_open_file(const char *path, const csv_options *opt, csv_doc **out) {
+  *out = NULL;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int e = -errno;
+    close(fd);
+    return e;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return -EINVAL;
+  }
+  csv_doc *doc = calloc(1, sizeof *doc);
+  if (!doc) {
+    close(fd);
+    return -ENOMEM;
+  }
+  doc->src.fd = fd;
+  doc->src.size = (uint64_t)st.st_size;
+  const char *base = strrchr(path, '/');
+  doc->name = strdup(base ? base + 1 : path);
+  if (!doc->name) {
+    csv_doc_free(doc);
+    return -ENOMEM;
+  }
+  return doc_finish_open(doc, opt, out);
+}
+
+int csv_doc_open_mem(const void *data, size_t len, const csv_options *opt,
+                     csv_doc **out) {
+  *out = NULL;
+  csv_doc *doc = calloc(1, sizeof *doc);
+  if (!doc) return -ENOMEM;
+  doc->src.fd = -1;
+  doc->src.mem = data;
+  doc->src.size = len;
+  doc->name = strdup("data.csv");
+  if (!doc->name) {
+    csv_doc_free(doc);
+    return -ENOMEM;
+  }
+  return doc_finish_open(doc, opt, out);
+}
+
+void csv_doc_free(csv_doc *doc) {
+  if (!doc) return;
+  if (doc->src.fd >= 0) close(doc->src.fd);
+  if (doc->names)
+    for (size_t i = 0; i < doc->ncols; i++) free(doc->names[i]);
+  free(doc->names);
+  free(doc->name);
+  free(doc);
+}
+
+const csv_dialect *csv_doc_dialect(const csv_doc *doc) {
+  return &doc->d;
+}
+size_t csv_doc_ncols(const csv_doc *doc) {
+  return doc->ncols;
+}
+const char *csv_doc_colname(const csv_doc *doc, size_t i) {
+  return i < doc->ncols ? doc->names[i] : NULL;
+}
+uint64_t csv_doc_size(const csv_doc *doc) {
+  return doc->src.size;
+}
+uint64_t csv_doc_data_start(const csv_doc *doc) {
+  return doc->data_start;
+}
+
+int csv_doc_set_name(csv_doc *doc, const char *name) {
+  char *n = strdup(name);
+  if (!n) return -ENOMEM;
+  free(doc->name);
+  doc->name = n;
+  return 0;
+}
+
+/* Offset right after the first newline at or after off (or the size). */
+static int next_boundary(const csv_doc *doc, uint64_t off, uint64_t *out) {
+  char eol = doc->d.eol == CSV_EOL_CR ? '\r' : '\n';
+  char buf[16384];
+  while (off < doc->src.size) {
+    long n = csv_src_read(&doc->src, off, buf, sizeof buf);
+    if (n < 0) return (int)n;
+    if (n == 0) break;
+    char *nl = memchr(buf, eol, (size_t)n);
+    if (nl) {
+      *out = off + (uint64_t)(nl - buf) + 1;
+      return 0;
+    }
+    off += (uint64_t)n;
+  }
+  *out = doc->src.size;
+  return 0;
+}
+
+int csv_plan(const csv_doc *doc, uint64_t from, unsigned n, uint64_t min_bytes,
+             csv_chunk *out, unsigned *nout) {
+  uint64_t size = doc->src.size;
+  if (from < doc->data_start) from = doc->data_start;
+  if (from > size) from = size;
+  if (!n) n = 1;
+  if (!min_bytes) min_bytes = 4u << 20;
+  uint64_t total = size - from;
+  unsigned k = n;
+  while (k > 1 && total / k < min_bytes) k--;
+  unsigned m = 0;
+  uint64_t begin = from;
+  for (unsigned i = 1; i < k; i++) {
+    uint64_t b;
+    int rc = next_boundary(doc, from + total / k * i - 1, &b);
+    if (rc) return rc;
+    if (b <= begin || b >= size) continue;
+    out[m].begin = begin;
+    out[m].end = b;
+    out[m].index = m;
+    m++;
+    begin = b;
+  }
+  out[m].begin = begin;
+  out[m].end = size;
+  out[m].index = m;
+  *nout = m + 1;
+  return 0;
+}
+
+static csv_partial *partial_new(const csv_doc *doc) {
+  csv_partial *p = calloc(1, sizeof *p);
+  if (!p) return NULL;
+  p->ncols = doc->ncols;
+  p->ncorr = doc->ncorr;
+  p->cols = calloc(doc->ncols ? doc->ncols : 1, sizeof *p->cols);
+  size_t np = doc->ncorr * (doc->ncorr ? doc->ncorr - 1 : 0) / 2;
+  p->pairs = calloc(np ? np : 1, sizeof *p->pairs);
+  if (!p->cols || !p->pairs) {
+    free(p->cols);
+    free(p->pairs);
+    free(p);
+    return NULL;
+  }
+  for (size_t i = 0; i < doc->ncols; i++) csv_colstats_init(&p->cols[i]);
+  return p;
+}
+
+void csv_partial_free(csv_partial *p) {
+  if (!p) return;
+  for (size_t i = 0; i < p->ncols; i++) csv_colstats_free(&p->cols[i]);
+  free(p->cols);
+  free(p->pairs);
+  free(p);
+}
+
+uint64_t csv_partial_stop(const csv_partial *p) {
+  return p->stop;
+}
+
+typedef struct shifted {
+  uint64_t n;
+  double sx, sy, sxx, syy, sxy;
+} shifted;
+
+static int cancelled(const atomic_int *cancel) {
+  return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
+}
+
+int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
+                      csv_progress *progress, const atomic_int *cancel,
+                      csv_partial **out) {
+  *out = NULL;
+  csv_partial *p = partial_new(doc);
+  if (!p) return -ENOMEM;
+  p->begin = p->stop = chunk->begin;
+  const size_t nc = doc->ncols, ncorr = doc->ncorr;
+  const size_t npairs = ncorr * (ncorr ? ncorr - 1 : 0) / 2;
+  csv_reader r;
+  int rc = csv_reader_init(&r, &doc->src, &doc->d, chunk->begin, chunk->end,
+                           nc ? nc : 1);
+  int *slot = malloc((nc ? nc : 1) * sizeof *slot);
+  shifted *sh = calloc(npairs ? npairs : 1, sizeof *sh);
+  double shift[CSV_MAX_CORR], val[CSV_MAX_CORR];
+  int has_shift[CSV_MAX_CORR] = {0};
+  size_t present[CSV_MAX_CORR];
+  if (rc || !slot || !sh) {
+    if (!rc) csv_reader_free(&r);
+    free(slot);
+    free(sh);
+    csv_partial_free(p);
+    return rc ? rc : -ENOMEM;
+  }
+  for (size_t i = 0; i < nc; i++) slot[i] = -1;
+  for (size_t s = 0; s < ncorr; s++) slot[doc->corr[s]] = (int)s;
+  uint64_t reported = chunk->begin, rows_reported = 0;
+  csv_value v;
+  for (;;) {
+    rc = csv_reader_next(&r);
+    if (rc <= 0) break;
+    p->rows++;
+    if (r.nf_total != nc + doc->extra_cols) {
+      if (p->nragged_lines < CSV_RAGGED_LINES)
+        p->ragged_lines[p->nragged_lines++] = r.rec_line;
+      p->ragged++;
+    }
+    size_t np = 0;
+    for (size_t i = 0; i < r.nf; i++) {
+      csv_colstats_add(&p->cols[i], r.f[i].p, r.f[i].len, &doc->d, &v);
+      int s = slot[i];
+      if (s >= 0 && (v.type == CSV_T_INT || v.type == CSV_T_FLOAT) &&
+          isfinite(v.num)) {
+        if (!has_shift[s]) {
+          has_shift[s] = 1;
+          shift[s] = v.num;
+        }
+        val[s] = v.num - shift[s];
+        present[np++] = (size_t)s;
+      }
+    }
+    for (size_t i = r.nf; i < nc; i++) csv_colstats_add_missing(&p->cols[i]);
+    for (size_t a = 0; a + 1 < np; a++) {
+      size_t sa = present[a];
+      size_t base = sa * (2 * ncorr - sa - 1) / 2;
+      double x = val[sa];
+      for (size_t b = a + 1; b < np; b++) {
+        size_t sb = present[b];
+        shifted *q = &sh[base + (sb - sa - 1)];
+        double y = val[sb];
+        q->n++;
+        q->sx += x;
+        q->sy += y;
+        q->sxx += x * x;
+        q->syy += y * y;
+        q->sxy += x * y;
+      }
+    }
+    if ((p->rows & (CHECK_ROWS - 1)) == 0) {
+      if (progress) {
+        uint64_t off = csv_reader_offset(&r);
+        atomic_fetch_add_explicit(&progress->bytes, off - reported,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&progress->rows, p->rows - rows_reported,
+                                  memory_order_relaxed);
+        reported = off;
+        rows_reported = p->rows;
+      }
+      if (cancelled(cancel)) {
+        rc = -ECANCELED;
+        break;
+      }
+    }
+  }
+  p->stop = csv_reader_offset(&r);
+  if (p->stop < chunk->begin) p->stop = chunk->begin;
+  p->bytes = p->stop - chunk->begin;
+  p->lines = r.lines;
+  p->blank_lines = r.blank_lines;
+  p->unterminated = r.unterminated;
+  if (r.unterminated) p->unterminated_line = r.rec_line;
+  p->stray_quotes = r.stray_quotes;
+  if (progress && rc == 0) {
+    atomic_fetch_add_explicit(&progress->bytes, p->stop - reported,
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&progress->rows, p->rows - rows_reported,
+                              memory_order_relaxed);
+  }
+  for (size_t a = 0; a < ncorr; a++)
+    for (size_t b = a + 1; b < ncorr; b++) {
+      size_t k = a * (2 * ncorr - a - 1) / 2 + (b - a - 1);
+      shifted *q = &sh[k];
+      csv_pair *o = &p->pairs[k];
+      if (!q->n) continue;
+      double n = (double)q->n;
+      o->n = q->n;
+      o->mx = shift[a] + q->sx / n;
+      o->my = shift[b] + q->sy / n;
+      o->cxx = fmax(0.0, q->sxx - q->sx * q->sx / n);
+      o->cyy = fmax(0.0, q->syy - q->sy * q->sy / n);
+      o->cxy = q->sxy - q->sx * q->sy / n;
+    }
+  csv_reader_free(&r);
+  free(slot);
+  free(sh);
+  for (size_t i = 0; i < nc && rc == 0; i++)
+    if (p->cols[i].dd.oom || p->cols[i].dist.oom) rc = -ENOMEM;
+  if (rc < 0) {
+    csv_partial_free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+int csv_merge(csv_partial *a, const csv_partial *b) {
+  if (a->ncols != b->ncols || a->ncorr != b->ncorr) return -EINVAL;
+  for (uint32_t i = 0; i < b->nragged_lines; i++)
+    if (a->nragged_lines < CSV_RAGGED_LINES)
+      a->ragged_lines[a->nragged_lines++] = a->lines + b->ragged_lines[i];
+  if (!a->unterminated && b->unterminated)
+    a->unterminated_line = a->lines + b->unterminated_line;
+  a->ragged += b->ragged;
+  a->rows += b->rows;
+  a->lines += b->lines;
+  a->bytes += b->bytes;
+  a->stop = b->stop;
+  a->blank_lines += b->blank_lines;
+  a->unterminated += b->unterminated;
+  a->stray_quotes += b->stray_quotes;
+  int rc = 0;
+  for (size_t i = 0; i < a->ncols; i++)
+    rc |= csv_colstats_merge(&a->cols[i], &b->cols[i]);
+  size_t np = a->ncorr * (a->ncorr ? a->ncorr - 1 : 0) / 2;
+  for (size_t k = 0; k < np; k++) csv_pair_merge(&a->pairs[k], &b->pairs[k]);
+  return rc ? -ENOMEM : 0;
+}
+
+unsigned csv_plan_verify(const csv_chunk *chunks, csv_partial *const *partials,
+                         unsigned n, uint64_t *resume) {
+  for (unsigned i = 0; i + 1 < n; i++)
+    if (partials[i]->stop != chunks[i].end) {
+      *resume = partials[i]->stop;
+      return i + 1;
+    }
+  return n;
+}
+
+const char *csv_strerror(int err) {
+  switch (err) {
+  case 0:
+    return "success";
+  case -ENOMEM:
+    return "out of memory";
+  case -ECANCELED:
+    return "analysis cancelled";
+  case -EFBIG:
+    return "a record is larger than 64 MiB";
+  case -EILSEQ:
+    return "the file does not look like text (binary data)";
+  case -EINVAL:
+    return "invalid argument";
+  case -EIO:
+    return "read error";
+  default:
+    return "error";
+  }
+}

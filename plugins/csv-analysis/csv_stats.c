@@ -1,0 +1,231 @@
+/*
+ * csv_stats.c: one column's statistics in one pass, bounded memory, and
+ * their merge.
+ *
+ * Mean and variance: Welford's update, merged with Chan et al.'s formula
+ * (delta = mean_b - mean_a; M2 = M2a + M2b + delta^2 na nb / n). Quantiles:
+ * csv_quantile.c. Distinct: csv_distinct.c. Top values: csv_topk.c. Text
+ * lengths are counted in characters (code points for UTF-8) with exact
+ * integer sums. Dates keep min/max and a count per calendar month (at most
+ * CSV_MONTHS_CAP months; later months land in months_other).
+ */
+#include "csv_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+int csv_colstats_init(csv_colstats *c) {
+  memset(c, 0, sizeof *c);
+  c->min = INFINITY;
+  c->max = -INFINITY;
+  c->len_min = UINT64_MAX;
+  c->date_min = INT64_MAX;
+  c->date_max = INT64_MIN;
+  return 0;
+}
+
+/* Characters in a UTF-8 (or Latin-1) value; flags invalid UTF-8 and NULs. */
+static uint64_t text_chars(csv_colstats *c, const char *s, size_t n,
+                           int latin1) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t i = 0;
+  uint64_t chars = 0;
+  int bad = 0, nul = 0;
+  while (i < n) {
+    if (i + 8 <= n) {
+      uint64_t w;
+      memcpy(&w, p + i, 8);
+      if (!(w & 0x8080808080808080ULL) &&
+          !((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL)) {
+        i += 8;
+        chars += 8;
+        continue;
+      }
+    }
+    unsigned char b = p[i];
+    if (b == 0) nul = 1;
+    if (b < 0x80 || latin1) {
+      i++;
+      chars++;
+      continue;
+    }
+    size_t len = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC2 ? 2 : 0;
+    size_t j = 1;
+    if (len && i + len <= n)
+      for (; j < len; j++)
+        if ((p[i + j] & 0xC0) != 0x80) break;
+    if (!len || b > 0xF4 || i + len > n || j < len) {
+      bad = 1;
+      i++;
+    } else {
+      i += len;
+    }
+    chars++;
+  }
+  c->invalid_utf8 += (uint64_t)bad;
+  c->with_nul += (uint64_t)nul;
+  return chars;
+}
+
+static void month_add(csv_colstats *c, int32_t key, uint64_t cnt) {
+  if (!c->months) {
+    c->months = malloc(CSV_MONTHS_CAP * sizeof *c->months);
+    if (!c->months) {
+      c->months_other += cnt;
+      return;
+    }
+    for (uint32_t i = 0; i < CSV_MONTHS_CAP; i++) {
+      c->months[i].key = INT32_MIN;
+      c->months[i].count = 0;
+    }
+  }
+  uint32_t i = ((uint32_t)key * 2654435761u) & (CSV_MONTHS_CAP - 1);
+  while (c->months[i].key != INT32_MIN) {
+    if (c->months[i].key == key) {
+      c->months[i].count += cnt;
+      return;
+    }
+    i = (i + 1) & (CSV_MONTHS_CAP - 1);
+  }
+  if (c->nmonths >= CSV_MONTHS_CAP * 3 / 4) {
+    c->months_other += cnt;
+    return;
+  }
+  c->months[i].key = key;
+  c->months[i].count = cnt;
+  c->nmonths++;
+}
+
+void csv_colstats_add_missing(csv_colstats *c) {
+  c->count++;
+  c->missing++;
+  c->types[CSV_T_MISSING]++;
+}
+
+void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
+                      const csv_dialect *d, csv_value *v) {
+  while (n && (*p == ' ' || *p == '\t')) p++, n--;
+  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  c->count++;
+  int t = csv_classify(p, n, d->decimal, v);
+  c->types[t]++;
+  if (t == CSV_T_MISSING) {
+    c->missing++;
+    return;
+  }
+  uint64_t h = csv_hash(p, n);
+  csv_distinct_add(&c->dist, h);
+  if (!c->top) c->top = calloc(1, sizeof *c->top);
+  if (c->top) csv_topk_add(c->top, h, p, n);
+  uint64_t chars = t == CSV_T_TEXT
+                       ? text_chars(c, p, n, d->encoding == CSV_ENC_LATIN1)
+                       : (uint64_t)n;
+  c->nlen++;
+  c->len_sum += chars;
+  c->len_sumsq += (double)chars * (double)chars;
+  if (chars < c->len_min) c->len_min = chars;
+  if (chars > c->len_max) c->len_max = chars;
+  switch (t) {
+  case CSV_T_INT:
+  case CSV_T_FLOAT: {
+    double x = v->num;
+    if (!isfinite(x)) break;
+    c->nnum++;
+    double delta = x - c->mean;
+    c->mean += delta / (double)c->nnum;
+    c->m2 += delta * (x - c->mean);
+    if (x < c->min) c->min = x;
+    if (x > c->max) c->max = x;
+    csv_dd_add(&c->dd, x);
+    break;
+  }
+  case CSV_T_BOOL:
+    if (v->bval)
+      c->btrue++;
+    else
+      c->bfalse++;
+    break;
+  case CSV_T_DATETIME:
+    c->date_has_time = 1;
+    /* fallthrough */
+  case CSV_T_DATE: {
+    c->ndate++;
+    if (v->secs < c->date_min) c->date_min = v->secs;
+    if (v->secs > c->date_max) c->date_max = v->secs;
+    month_add(c, v->month, 1);
+    break;
+  }
+  default:
+    break;
+  }
+}
+
+int csv_colstats_merge(csv_colstats *a, const csv_colstats *b) {
+  a->count += b->count;
+  a->missing += b->missing;
+  for (int i = 0; i < CSV_T_COUNT; i++) a->types[i] += b->types[i];
+  if (b->nnum) {
+    uint64_t n = a->nnum + b->nnum;
+    double delta = b->mean - a->mean;
+    a->mean += delta * ((double)b->nnum / (double)n);
+    a->m2 +=
+        b->m2 + delta * delta * ((double)a->nnum * (double)b->nnum / (double)n);
+    a->nnum = n;
+    if (b->min < a->min) a->min = b->min;
+    if (b->max > a->max) a->max = b->max;
+  }
+  int rc = csv_dd_merge(&a->dd, &b->dd);
+  rc |= csv_distinct_merge(&a->dist, &b->dist);
+  if (b->top) {
+    if (!a->top) a->top = calloc(1, sizeof *a->top);
+    if (a->top)
+      csv_topk_merge(a->top, b->top);
+    else
+      rc = -1;
+  }
+  a->nlen += b->nlen;
+  a->len_sum += b->len_sum;
+  a->len_sumsq += b->len_sumsq;
+  if (b->len_min < a->len_min) a->len_min = b->len_min;
+  if (b->len_max > a->len_max) a->len_max = b->len_max;
+  a->ndate += b->ndate;
+  if (b->date_min < a->date_min) a->date_min = b->date_min;
+  if (b->date_max > a->date_max) a->date_max = b->date_max;
+  a->date_has_time |= b->date_has_time;
+  if (b->months)
+    for (uint32_t i = 0; i < CSV_MONTHS_CAP; i++)
+      if (b->months[i].key != INT32_MIN)
+        month_add(a, b->months[i].key, b->months[i].count);
+  a->months_other += b->months_other;
+  a->btrue += b->btrue;
+  a->bfalse += b->bfalse;
+  a->invalid_utf8 += b->invalid_utf8;
+  a->with_nul += b->with_nul;
+  return rc ? -1 : 0;
+}
+
+void csv_colstats_free(csv_colstats *c) {
+  csv_dd_free(&c->dd);
+  csv_distinct_free(&c->dist);
+  free(c->top);
+  free(c->months);
+  c->top = NULL;
+  c->months = NULL;
+}
+
+void csv_pair_merge(csv_pair *a, const csv_pair *b) {
+  if (!b->n) return;
+  if (!a->n) {
+    *a = *b;
+    return;
+  }
+  double n = (double)(a->n + b->n);
+  double f = (double)a->n * (double)b->n / n;
+  double dx = b->mx - a->mx, dy = b->my - a->my;
+  a->cxx += b->cxx + dx * dx * f;
+  a->cyy += b->cyy + dy * dy * f;
+  a->cxy += b->cxy + dx * dy * f;
+  a->mx += dx * ((double)b->n / n);
+  a->my += dy * ((double)b->n / n);
+  a->n += b->n;
+}

@@ -1,0 +1,242 @@
+/*
+ * csv_types.c: what one field is. Integer, float, boolean, date (ISO
+ * YYYY-MM-DD or YYYY/MM/DD), datetime (date + [T ]HH:MM[:SS[.frac]] with an
+ * optional Z or +hh:mm offset), missing (empty, NA, N/A, null, None, NaN,
+ * #N/A), else text. Numbers use a fast exact path (Clinger: up to 19
+ * significant digits and |exp10| <= 22 are correctly rounded by one multiply
+ * or divide) and strtod otherwise.
+ */
+#include "csv_internal.h"
+
+#include <stdlib.h>
+#include <strings.h>
+
+const char *const csv_type_names[CSV_T_COUNT] = {
+    "integer", "float", "boolean", "date", "datetime", "text", "empty"};
+
+static const double pow10tab[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static inline int isdig(char c) {
+  return (unsigned)(c - '0') < 10;
+}
+
+static double slow_strtod(const char *p, size_t n, char dec) {
+  char tmp[128];
+  char *s = n < sizeof tmp ? tmp : malloc(n + 1);
+  if (!s) return 0.0;
+  for (size_t i = 0; i < n; i++) s[i] = p[i] == dec ? '.' : p[i];
+  s[n] = 0;
+  double v = strtod(s, NULL);
+  if (s != tmp) free(s);
+  return v;
+}
+
+/* 1 if [p, p+n) is a number; *is_int when it has no fraction or exponent. */
+static int parse_number(const char *p, size_t n, char dec, double *out,
+                        int *is_int) {
+  size_t i = 0;
+  int neg = 0;
+  if (p[0] == '+' || p[0] == '-') {
+    neg = p[0] == '-';
+    i++;
+  }
+  uint64_t m = 0;
+  int nd = 0, dexp = 0, digits = 0, frac = 0, trunc = 0;
+  while (i < n && isdig(p[i])) {
+    if (nd < 19) {
+      m = m * 10 + (uint64_t)(p[i] - '0');
+      if (m) nd++;
+    } else {
+      dexp++;
+      trunc = 1;
+    }
+    digits++;
+    i++;
+  }
+  if (i < n && p[i] == dec) {
+    frac = 1;
+    i++;
+    while (i < n && isdig(p[i])) {
+      if (nd < 19) {
+        m = m * 10 + (uint64_t)(p[i] - '0');
+        if (m) nd++;
+        dexp--;
+      } else {
+        trunc = 1;
+      }
+      digits++;
+      i++;
+    }
+  }
+  if (digits == 0) return 0;
+  if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+    frac = 1;
+    i++;
+    int eneg = 0, e = 0, ed = 0;
+    if (i < n && (p[i] == '+' || p[i] == '-')) eneg = p[i++] == '-';
+    while (i < n && isdig(p[i])) {
+      if (e < 100000) e = e * 10 + (p[i] - '0');
+      ed++;
+      i++;
+    }
+    if (!ed) return 0;
+    dexp += eneg ? -e : e;
+  }
+  if (i != n) return 0;
+  *is_int = !frac && digits <= 18;
+  double v;
+  if (!trunc && m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
+    v = (double)m;
+    v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
+    if (neg) v = -v;
+  } else {
+    v = slow_strtod(p, n, dec);
+  }
+  *out = v;
+  return 1;
+}
+
+int64_t csv_days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+void csv_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  *d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+  *m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int num2(const char *p, int *v) {
+  if (!isdig(p[0]) || !isdig(p[1])) return 0;
+  *v = (p[0] - '0') * 10 + (p[1] - '0');
+  return 1;
+}
+
+static int parse_date(const char *p, size_t n, csv_value *v) {
+  if (n < 10 || (p[4] != '-' && p[4] != '/') || p[7] != p[4]) return 0;
+  for (int i = 0; i < 4; i++)
+    if (!isdig(p[i])) return 0;
+  int y = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 +
+          (p[3] - '0');
+  int mo, d;
+  if (!num2(p + 5, &mo) || !num2(p + 8, &d)) return 0;
+  static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1]) return 0;
+  if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+    return 0;
+  int64_t secs = csv_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400;
+  v->month = y * 12 + mo - 1;
+  if (n == 10) {
+    v->type = CSV_T_DATE;
+    v->secs = secs;
+    return 1;
+  }
+  if (p[10] != 'T' && p[10] != ' ') return 0;
+  size_t i = 11;
+  int hh, mm, ss = 0;
+  if (n < i + 5 || !num2(p + i, &hh) || p[i + 2] != ':' ||
+      !num2(p + i + 3, &mm))
+    return 0;
+  i += 5;
+  if (i < n && p[i] == ':') {
+    if (n < i + 3 || !num2(p + i + 1, &ss)) return 0;
+    i += 3;
+    if (i < n && (p[i] == '.' || p[i] == ',')) {
+      size_t j = ++i;
+      while (i < n && isdig(p[i])) i++;
+      if (i == j) return 0;
+    }
+  }
+  if (hh > 23 || mm > 59 || ss > 60) return 0;
+  int64_t off = 0;
+  if (i < n && p[i] == 'Z') {
+    i++;
+  } else if (i < n && (p[i] == '+' || p[i] == '-')) {
+    int sign = p[i] == '-' ? -1 : 1, oh, om = 0;
+    if (n < i + 3 || !num2(p + i + 1, &oh)) return 0;
+    i += 3;
+    if (i < n && p[i] == ':') i++;
+    if (i + 2 <= n && num2(p + i, &om)) i += 2;
+    if (oh > 23 || om > 59) return 0;
+    off = sign * (oh * 3600 + om * 60);
+  }
+  if (i != n) return 0;
+  v->type = CSV_T_DATETIME;
+  v->secs = secs + hh * 3600 + mm * 60 + ss - off;
+  int64_t day = v->secs / 86400 - (v->secs % 86400 < 0), yy;
+  if (day != secs / 86400) {
+    unsigned m2, d2;
+    csv_civil_from_days(day, &yy, &m2, &d2);
+    v->month = (int32_t)(yy * 12 + (int64_t)m2 - 1);
+  }
+  return 1;
+}
+
+static int word_is(const char *p, size_t n, const char *w) {
+  return strlen(w) == n && strncasecmp(p, w, n) == 0;
+}
+
+int csv_classify(const char *p, size_t n, char decimal, csv_value *v) {
+  while (n && (*p == ' ' || *p == '\t')) p++, n--;
+  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  if (n == 0) return v->type = CSV_T_MISSING;
+  char c = p[0];
+  if (isdig(c) || c == '-' || c == '+' || c == '.' || c == decimal) {
+    if (n >= 10 && isdig(c) && (p[4] == '-' || p[4] == '/') &&
+        parse_date(p, n, v))
+      return v->type;
+    int is_int;
+    if (parse_number(p, n, decimal, &v->num, &is_int))
+      return v->type = is_int ? CSV_T_INT : CSV_T_FLOAT;
+    if (word_is(p, n, "-nan")) return v->type = CSV_T_MISSING;
+    return v->type = CSV_T_TEXT;
+  }
+  if (n <= 5) {
+    switch (c | 0x20) {
+    case 'n':
+      if (word_is(p, n, "na") || word_is(p, n, "n/a") || word_is(p, n, "nan") ||
+          word_is(p, n, "null") || word_is(p, n, "none"))
+        return v->type = CSV_T_MISSING;
+      if (word_is(p, n, "no")) {
+        v->bval = 0;
+        return v->type = CSV_T_BOOL;
+      }
+      break;
+    case '#':
+      if (word_is(p, n, "#n/a")) return v->type = CSV_T_MISSING;
+      break;
+    case 't':
+      if (word_is(p, n, "true")) {
+        v->bval = 1;
+        return v->type = CSV_T_BOOL;
+      }
+      break;
+    case 'f':
+      if (word_is(p, n, "false")) {
+        v->bval = 0;
+        return v->type = CSV_T_BOOL;
+      }
+      break;
+    case 'y':
+      if (word_is(p, n, "yes")) {
+        v->bval = 1;
+        return v->type = CSV_T_BOOL;
+      }
+      break;
+    }
+  }
+  return v->type = CSV_T_TEXT;
+}
