@@ -1,0 +1,396 @@
+/*
+ * store_sqlite.c: the SQLite backend. One dedicated worker thread owns the
+ * connection and takes requests from a queue; finished requests go back to
+ * the loop through a uv_async_t. The loop never touches the database.
+ *
+ * Why a dedicated thread and not uv_queue_work: the libuv pool has four
+ * threads shared with filesystem and getaddrinfo work, so a long
+ * transaction would stall DNS for libpq and curl (ANCHORS.md 3.5). One
+ * thread also serialises writers, which is what SQLite wants anyway.
+ */
+#include "store_priv.h"
+
+#include "../common/alloc.h"
+#include "../common/log.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  const store_stmt_t *key;
+  sqlite3_stmt *st;
+} sq_cache_t;
+
+typedef struct {
+  store_t *s;
+  uv_thread_t thread;
+  int thread_started;
+  uv_mutex_t mu;
+  uv_cond_t cv;
+  uv_async_t async;
+  /* Guarded by mu. */
+  store_req_t *in_head, *in_tail;
+  store_req_t *out_head, *out_tail;
+  int stop;
+  int open_done;
+  int open_status;
+  char open_msg[256];
+  int exited;
+  /* Loop side. */
+  int open_reported;
+  int ready;
+  /* Worker side. */
+  sqlite3 *db;
+  char *path;
+  int sync_full;
+  sq_cache_t *cache;
+  size_t ncache, capcache;
+} sq_t;
+
+static void push(store_req_t **head, store_req_t **tail, store_req_t *r) {
+  r->next = NULL;
+  if (*tail)
+    (*tail)->next = r;
+  else
+    *head = r;
+  *tail = r;
+}
+
+/* ---- worker thread ---- */
+
+static int map_rc(int rc) {
+  switch (rc & 0xff) {
+  case SQLITE_CONSTRAINT:
+    return -EEXIST;
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return -EBUSY;
+  case SQLITE_CANTOPEN:
+  case SQLITE_NOTADB:
+    return -ENOTCONN;
+  default:
+    return -EIO;
+  }
+}
+
+static sqlite3_stmt *cached(sq_t *q, const store_stmt_t *key, int *rc) {
+  for (size_t i = 0; i < q->ncache; i++)
+    if (q->cache[i].key == key) return q->cache[i].st;
+  sqlite3_stmt *st = NULL;
+  *rc = sqlite3_prepare_v3(q->db, key->sqlite, -1, SQLITE_PREPARE_PERSISTENT,
+                           &st, NULL);
+  if (*rc != SQLITE_OK) return NULL;
+  if (q->ncache == q->capcache) {
+    q->capcache = q->capcache ? q->capcache * 2 : 32;
+    q->cache = xrealloc(q->cache, q->capcache * sizeof(*q->cache));
+  }
+  q->cache[q->ncache].key = key;
+  q->cache[q->ncache].st = st;
+  q->ncache++;
+  return st;
+}
+
+static int bind_params(sqlite3_stmt *st, const store_req_t *r,
+                       const store_sreq_t *sr) {
+  char name[32];
+  for (size_t k = 0; k < sr->n; k++) {
+    const store_val_t *v = &r->params[sr->first + k];
+    snprintf(name, sizeof(name), "$%zu", k + 1);
+    int idx = sqlite3_bind_parameter_index(st, name);
+    if (idx == 0) continue; /* parameter unused by this dialect's text */
+    int rc;
+    switch (v->type) {
+    case SV_INT:
+      rc = sqlite3_bind_int64(st, idx, v->i);
+      break;
+    case SV_TEXT:
+      rc = sqlite3_bind_text(st, idx, v->p, (int)v->len, SQLITE_STATIC);
+      break;
+    case SV_BLOB:
+      rc = sqlite3_bind_blob(st, idx, v->p, (int)v->len, SQLITE_STATIC);
+      break;
+    default:
+      rc = sqlite3_bind_null(st, idx);
+    }
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
+/* Steps st to the end, collecting rows into rs (when rs is not NULL). */
+static int run_stmt(sq_t *q, sqlite3_stmt *st, store_rs_t *rs) {
+  int cols = sqlite3_column_count(st);
+  if (rs) store__rs_begin(rs, cols);
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (!rs) continue;
+    for (int c = 0; c < cols; c++) {
+      int t = sqlite3_column_type(st, c);
+      if (t == SQLITE_NULL) {
+        store__rs_cell(rs, NULL, 0, 1);
+      } else if (t == SQLITE_BLOB) {
+        const void *p = sqlite3_column_blob(st, c);
+        store__rs_cell(rs, p, (size_t)sqlite3_column_bytes(st, c), 0);
+      } else {
+        const unsigned char *p = sqlite3_column_text(st, c);
+        store__rs_cell(rs, p, (size_t)sqlite3_column_bytes(st, c), 0);
+      }
+    }
+  }
+  if (rs) rs->changes = sqlite3_changes64(q->db);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int exec_simple(sq_t *q, const char *sql) {
+  return sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+}
+
+static int exec_sql_text(sq_t *q, store_req_t *r, const store_sreq_t *sr,
+                         store_rs_t *rs) {
+  const char *tail = sr->sql;
+  int rc = SQLITE_OK;
+  store__rs_begin(rs, 0);
+  while (tail && *tail) {
+    sqlite3_stmt *st = NULL;
+    rc = sqlite3_prepare_v2(q->db, tail, -1, &st, &tail);
+    if (rc != SQLITE_OK) return rc;
+    if (!st) break; /* whitespace or comment */
+    rc = bind_params(st, r, sr);
+    if (rc == SQLITE_OK) {
+      if (sqlite3_column_count(st) > 0) {
+        rc = run_stmt(q, st, rs);
+      } else {
+        rc = run_stmt(q, st, NULL);
+        rs->changes = sqlite3_changes64(q->db);
+      }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) return rc;
+  }
+  return rc;
+}
+
+static void execute(sq_t *q, store_req_t *r) {
+  int rc = SQLITE_OK;
+  const char *what = "";
+  int txn = (r->flags & STORE_TXN) != 0;
+  if (txn && (rc = exec_simple(q, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+    what = "BEGIN";
+    goto fail;
+  }
+  for (size_t i = 0; i < r->nstmts; i++) {
+    store_sreq_t *sr = &r->stmts[i];
+    store_rs_t *rs = store__res_add(r);
+    if (sr->sql) {
+      what = "sql";
+      rc = exec_sql_text(q, r, sr, rs);
+    } else {
+      what = sr->stmt->name;
+      sqlite3_stmt *st = cached(q, sr->stmt, &rc);
+      if (!st) goto fail;
+      rc = bind_params(st, r, sr);
+      if (rc == SQLITE_OK) rc = run_stmt(q, st, rs);
+      sqlite3_reset(st);
+      sqlite3_clear_bindings(st);
+    }
+    if (rc != SQLITE_OK) goto fail;
+  }
+  if (txn && (rc = exec_simple(q, "COMMIT")) != SQLITE_OK) {
+    what = "COMMIT";
+    goto fail;
+  }
+  r->status = 0;
+  return;
+fail : {
+  char msg[512];
+  snprintf(msg, sizeof(msg), "%s: %s", what, sqlite3_errmsg(q->db));
+  int st = map_rc(rc);
+  if (txn && !sqlite3_get_autocommit(q->db)) exec_simple(q, "ROLLBACK");
+  store__req_fail(r, st, msg);
+}
+}
+
+static void worker(void *arg) {
+  sq_t *q = arg;
+  int rc = sqlite3_open_v2(
+      q->path, &q->db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  const char *pragmas[] = {
+      "PRAGMA journal_mode=WAL",
+      q->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+      "PRAGMA foreign_keys=ON",
+      "PRAGMA temp_store=MEMORY",
+  };
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(q->db, 5000);
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(pragmas) / sizeof(*pragmas);
+       i++)
+    rc = exec_simple(q, pragmas[i]);
+  uv_mutex_lock(&q->mu);
+  q->open_done = 1;
+  q->open_status = rc == SQLITE_OK ? 0 : -ENOTCONN;
+  if (rc != SQLITE_OK)
+    snprintf(q->open_msg, sizeof(q->open_msg), "%s: %s", q->path,
+             q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+  uv_mutex_unlock(&q->mu);
+  uv_async_send(&q->async);
+
+  for (;;) {
+    uv_mutex_lock(&q->mu);
+    while (!q->in_head && !q->stop) uv_cond_wait(&q->cv, &q->mu);
+    store_req_t *batch = q->in_head;
+    q->in_head = q->in_tail = NULL;
+    int stop = q->stop && !batch;
+    uv_mutex_unlock(&q->mu);
+    if (stop) break;
+    while (batch) {
+      store_req_t *r = batch;
+      batch = r->next;
+      if (rc == SQLITE_OK)
+        execute(q, r);
+      else
+        store__req_fail(r, -ENOTCONN, q->open_msg);
+      uv_mutex_lock(&q->mu);
+      push(&q->out_head, &q->out_tail, r);
+      uv_mutex_unlock(&q->mu);
+      uv_async_send(&q->async);
+    }
+  }
+  for (size_t i = 0; i < q->ncache; i++) sqlite3_finalize(q->cache[i].st);
+  free(q->cache);
+  q->cache = NULL;
+  q->ncache = 0;
+  if (q->db) sqlite3_close(q->db);
+  q->db = NULL;
+  uv_mutex_lock(&q->mu);
+  q->exited = 1;
+  uv_mutex_unlock(&q->mu);
+  uv_async_send(&q->async);
+}
+
+/* ---- loop side ---- */
+
+static void async_closed(uv_handle_t *h) {
+  sq_t *q = h->data;
+  store_t *s = q->s;
+  uv_mutex_destroy(&q->mu);
+  uv_cond_destroy(&q->cv);
+  free(q->path);
+  free(q);
+  store__closed(s);
+}
+
+static void on_async(uv_async_t *a) {
+  sq_t *q = a->data;
+  uv_mutex_lock(&q->mu);
+  store_req_t *done = q->out_head;
+  q->out_head = q->out_tail = NULL;
+  int open_done = q->open_done, exited = q->exited;
+  uv_mutex_unlock(&q->mu);
+
+  if (open_done && !q->open_reported) {
+    q->open_reported = 1;
+    q->ready = q->open_status == 0;
+    if (!q->s->closing) {
+      if (q->open_status < 0) store__set_error(q->s, q->open_msg);
+      store__opened(q->s, q->open_status, q->open_msg);
+    }
+  }
+  while (done) {
+    store_req_t *r = done;
+    done = r->next;
+    store__complete(r);
+  }
+  if (exited && q->thread_started) {
+    uv_thread_join(&q->thread);
+    q->thread_started = 0;
+    uv_close((uv_handle_t *)&q->async, async_closed);
+  }
+}
+
+static void free_unstarted(uv_handle_t *h) {
+  sq_t *q = h->data;
+  free(q->path);
+  free(q);
+}
+
+static int sq_open(store_t *s, const char *uri) {
+  sq_t *q = xcalloc(1, sizeof(*q));
+  q->s = s;
+  const char *path = uri + 7;
+  const char *qm = strchr(path, '?');
+  q->path = qm ? xstrndup(path, (size_t)(qm - path)) : xstrdup(path);
+  if (qm && strstr(qm, "sync=full")) q->sync_full = 1;
+  if (!*q->path) {
+    free(q->path);
+    free(q);
+    return -EINVAL;
+  }
+  uv_mutex_init(&q->mu);
+  uv_cond_init(&q->cv);
+  uv_async_init(s->loop, &q->async, on_async);
+  q->async.data = q;
+  s->be = q;
+  if (uv_thread_create(&q->thread, worker, q) != 0) {
+    uv_mutex_destroy(&q->mu);
+    uv_cond_destroy(&q->cv);
+    /* The async handle must be closed before q goes away. */
+    s->be = NULL;
+    uv_close((uv_handle_t *)&q->async, free_unstarted);
+    return -EAGAIN;
+  }
+  q->thread_started = 1;
+  return 0;
+}
+
+static void sq_start(store_t *s) {
+  (void)s;
+}
+
+static void sq_submit(store_t *s, store_req_t *r) {
+  sq_t *q = s->be;
+  uv_mutex_lock(&q->mu);
+  if (q->stop) {
+    store__req_fail(r, -ECANCELED, "store is closing");
+    push(&q->out_head, &q->out_tail, r);
+    uv_mutex_unlock(&q->mu);
+    uv_async_send(&q->async);
+    return;
+  }
+  push(&q->in_head, &q->in_tail, r);
+  uv_cond_signal(&q->cv);
+  uv_mutex_unlock(&q->mu);
+}
+
+static void sq_close(store_t *s) {
+  sq_t *q = s->be;
+  uv_mutex_lock(&q->mu);
+  /* Queued requests are cancelled; the one running finishes. */
+  store_req_t *r = q->in_head;
+  q->in_head = q->in_tail = NULL;
+  while (r) {
+    store_req_t *n = r->next;
+    store__req_fail(r, -ECANCELED, "store is closing");
+    push(&q->out_head, &q->out_tail, r);
+    r = n;
+  }
+  q->stop = 1;
+  uv_cond_signal(&q->cv);
+  uv_mutex_unlock(&q->mu);
+  uv_async_send(&q->async);
+}
+
+static int sq_ready(const store_t *s) {
+  const sq_t *q = s->be;
+  return q->ready;
+}
+
+const store_backend_ops_t store_sqlite_ops = {
+    .open = sq_open,
+    .start = sq_start,
+    .submit = sq_submit,
+    .listen = NULL,
+    .close = sq_close,
+    .ready = sq_ready,
+};
