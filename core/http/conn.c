@@ -684,9 +684,6 @@ void http_conn_close(http_conn_t *c) {
     r->acquired = 0;
     http_req_reset(r);
   }
-  if (c->has_tcp) {
-    c->handles_open++;
-    uv_close((uv_handle_t *)&c->tcp, on_handle_close);
-  }
+  if (c->has_tcp) uv_close((uv_handle_t *)&c->tcp, on_handle_close);
   uv_close((uv_handle_t *)&c->timer, on_handle_close);
 }

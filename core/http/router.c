@@ -190,8 +190,8 @@ static int route_matches(const route_t *rt, const char *path, size_t len,
         m->params[np].len = len - pos;
       }
       np++;
-      pos = len;
-      break;
+      if (m) m->nparams = np;
+      return 1;
     }
     if (pos > len) return 0; /* the path has fewer segments */
     const char *e = memchr(path + pos, '/', len - pos);
