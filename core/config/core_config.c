@@ -20,8 +20,10 @@
  *   log:
  *     level: info                  # debug|info|warn|error
  *     format: json                 # json|text
- *   storage: "sqlite:var/assistd.db"  # or postgresql://...;
- *                                     # default sqlite:assistd.db
+ *   storage: "sqlite:var/assistd.db"  # or postgresql://...; a relative
+ *                                     # sqlite path resolves against the
+ *                                     # main file's dir; default
+ *                                     # sqlite:assistd.db
  *   plugin_dir: ../build/plugins   # relative to the main file's dir;
  *                                  # default <main file dir>/plugins
  *   include: conf.d                # file, directory (*.yaml, *.yml in name
@@ -486,6 +488,21 @@ static void check_storage(bctx_t *c, const cfg_node_t *root, char *storage) {
       "shown)");
 }
 
+/* "sqlite:REL" becomes "sqlite:<main file dir>/REL" so the database does
+ * not depend on the daemon's working directory. ":memory:" and "file:" URIs
+ * are left alone. */
+static void resolve_sqlite(config_t *cfg, const char *file) {
+  if (strncmp(cfg->storage, "sqlite:", 7) != 0) return;
+  const char *p = cfg->storage + 7;
+  if (!*p || p[0] == '/' || p[0] == ':' || strncmp(p, "file:", 5) == 0) return;
+  char *dir = cfg_dirname(file);
+  char *abs = cfg_path_join(dir, p);
+  free(cfg->storage);
+  cfg->storage = xasprintf("sqlite:%s", abs);
+  free(abs);
+  free(dir);
+}
+
 config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs) {
   bctx_t c = {.errs = errs};
   config_t *cfg = xcalloc(1, sizeof *cfg);
@@ -524,6 +541,7 @@ config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs) {
     check_storage(&c, root, cfg->storage);
     get_path(&c, root, "plugin_dir", "plugin_dir", &cfg->plugin_dir);
   }
+  resolve_sqlite(cfg, file);
   /* include: was followed by cfg_doc_load(); its shape was checked there. */
   const cfg_node_t *pl = cfg_map_get(root, "plugins");
   if (pl && pl->kind == CFG_SEQ) {

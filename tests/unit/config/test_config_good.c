@@ -22,7 +22,7 @@ static void empty_file_gives_defaults(void **state) {
     assert_null(cfg->server.public_url);
     assert_string_equal(cfg->log_level, "info");
     assert_string_equal(cfg->log_format, "json");
-    assert_string_equal(cfg->storage, "sqlite:assistd.db");
+    assert_string_equal(cfg->storage, "sqlite:/etc/assist/assistd.db");
     assert_string_equal(cfg->plugin_dir, "/etc/assist/plugins");
     assert_string_equal(cfg->file, "/etc/assist/assist.yaml");
     assert_int_equal(cfg->ninstances, 0);
@@ -118,6 +118,26 @@ static void nulls_mean_defaults(void **state) {
   assert_string_equal(cfg->plugin_dir, "plugins");
   assert_int_equal(cfg->ninstances, 0);
   config_free(cfg);
+}
+
+static void storage_paths(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"sqlite:var/a.db", "sqlite:etc/var/a.db"},
+      {"sqlite:/abs/a.db", "sqlite:/abs/a.db"},
+      {"sqlite::memory:", "sqlite::memory:"},
+      {"sqlite:file:x.db?mode=ro", "sqlite:file:x.db?mode=ro"},
+      {"postgres://h/db", "postgres://h/db"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char yaml[128];
+    snprintf(yaml, sizeof yaml, "storage: \"%s\"\n", cases[i].in);
+    config_t *cfg = tu_load_ok("etc/a.yaml", yaml);
+    assert_string_equal(cfg->storage, cases[i].out);
+    config_free(cfg);
+  }
 }
 
 static void booleans(void **state) {
@@ -288,6 +308,7 @@ int main(void) {
       cmocka_unit_test(empty_file_gives_defaults),
       cmocka_unit_test(full_config),
       cmocka_unit_test(nulls_mean_defaults),
+      cmocka_unit_test(storage_paths),
       cmocka_unit_test(booleans),
       cmocka_unit_test(substitution),
       cmocka_unit_test(includes_in_name_order),
