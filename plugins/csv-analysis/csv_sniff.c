@@ -222,7 +222,7 @@ int csv_sniff(const unsigned char *p, size_t n, int at_eof,
     nul += p[i] == 0;
     ctl += p[i] < 0x20 && p[i] != '\n' && p[i] != '\r' && p[i] != '\t';
   }
-  d->looks_binary = n > 0 && (nul * 100 > n || ctl * 20 > n);
+  d->looks_binary = (nul >= 4 && nul * 100 > n) || (ctl >= 4 && ctl * 20 > n);
   if (opt && opt->encoding >= 0)
     d->encoding = opt->encoding;
   else

@@ -1,0 +1,737 @@
+/* Parser, sniffer and malformed-input cases of the csv-analysis engine. */
+#include "csv_test_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#define S(lit) lit, sizeof(lit) - 1
+
+static void expect_records(const char *data, size_t len, const char *want) {
+  char *got = tu_records(data, len, NULL, NULL);
+  if (strcmp(got, want)) fprintf(stderr, "got  %s\nwant %s\n", got, want);
+  assert_string_equal(got, want);
+  free(got);
+}
+
+static const csv_dialect *dialect_of(const char *data, size_t len,
+                                     csv_doc **doc) {
+  assert_int_equal(csv_doc_open_mem(data, len, NULL, doc), 0);
+  return csv_doc_dialect(*doc);
+}
+
+static void t_comma(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("a,b,c\n1,2,3\n4,5,6\n"), NULL, &doc);
+  assert_string_equal(g, "1|2|3/4|5|6/");
+  assert_int_equal(csv_doc_ncols(doc), 3);
+  assert_string_equal(csv_doc_colname(doc, 2), "c");
+  assert_int_equal(csv_doc_dialect(doc)->delimiter, ',');
+  assert_true(csv_doc_dialect(doc)->has_header);
+  free(g);
+  csv_doc_free(doc);
+}
+
+static void t_semicolon(void **s) {
+  (void)s;
+  csv_doc *doc;
+  assert_int_equal(dialect_of(S("x;y\n1;2\n3;4\n"), &doc)->delimiter, ';');
+  csv_doc_free(doc);
+  expect_records(S("x;y\n1;2\n3;4\n"), "1|2/3|4/");
+}
+
+static void t_tab(void **s) {
+  (void)s;
+  csv_doc *doc;
+  assert_int_equal(dialect_of(S("x\ty\tz\n1\t2\t3\n"), &doc)->delimiter, '\t');
+  csv_doc_free(doc);
+  expect_records(S("x\ty\tz\n1\t2\t3\n"), "1|2|3/");
+}
+
+static void t_pipe(void **s) {
+  (void)s;
+  csv_doc *doc;
+  assert_int_equal(dialect_of(S("x|y\na|1\nb|2\n"), &doc)->delimiter, '|');
+  csv_doc_free(doc);
+}
+
+static void t_comma_beats_semicolon_in_text(void **s) {
+  (void)s;
+  csv_doc *doc;
+  const csv_dialect *d =
+      dialect_of(S("name,note\nann,\"a;b\"\nbob,\"c;d;e\"\n"), &doc);
+  assert_int_equal(d->delimiter, ',');
+  csv_doc_free(doc);
+}
+
+static void t_quoted_delim(void **s) {
+  (void)s;
+  expect_records(S("a,b\n\"x,y\",2\n"), "x,y|2/");
+}
+
+static void t_doubled_quotes(void **s) {
+  (void)s;
+  expect_records(S("a,b\n\"he said \"\"hi\"\"\",2\n"), "he said \"hi\"|2/");
+}
+
+static void t_quoted_newline(void **s) {
+  (void)s;
+  expect_records(S("a,b\n\"line1\nline2\",2\n3,4\n"), "line1\nline2|2/3|4/");
+}
+
+static void t_quoted_crlf_newline(void **s) {
+  (void)s;
+  expect_records(S("a,b\r\n\"l1\r\nl2\",2\r\n3,4\r\n"), "l1\r\nl2|2/3|4/");
+}
+
+static void t_crlf(void **s) {
+  (void)s;
+  csv_doc *doc;
+  assert_int_equal(dialect_of(S("a,b\r\n1,2\r\n"), &doc)->eol, CSV_EOL_CRLF);
+  csv_doc_free(doc);
+  expect_records(S("a,b\r\n1,2\r\n3,4\r\n"), "1|2/3|4/");
+}
+
+static void t_mixed_eol(void **s) {
+  (void)s;
+  csv_doc *doc;
+  assert_int_equal(dialect_of(S("a,b\r\n1,2\n3,4\r\n"), &doc)->eol,
+                   CSV_EOL_MIXED);
+  csv_doc_free(doc);
+  expect_records(S("a,b\r\n1,2\n3,4\r\n"), "1|2/3|4/");
+}
+
+static void t_cr_only(void **s) {
+  (void)s;
+  csv_doc *doc;
+  assert_int_equal(dialect_of(S("a,b\r1,2\r3,4\r"), &doc)->eol, CSV_EOL_CR);
+  csv_doc_free(doc);
+  expect_records(S("a,b\r1,2\r3,4\r"), "1|2/3|4/");
+}
+
+static void t_bom(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("\xEF\xBB\xBF"
+                         "id,name\n1,x\n"),
+                       NULL, &doc);
+  assert_string_equal(g, "1|x/");
+  assert_true(csv_doc_dialect(doc)->bom);
+  assert_string_equal(csv_doc_colname(doc, 0), "id");
+  free(g);
+  csv_doc_free(doc);
+}
+
+static void t_latin1(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("caf\xE9,n\nth\xE9,1\nth\xE9,2\n"), NULL, &doc);
+  assert_int_equal(csv_doc_dialect(doc)->encoding, CSV_ENC_LATIN1);
+  assert_string_equal(csv_doc_colname(doc, 0), "caf\xC3\xA9");
+  free(g);
+  csv_doc_free(doc);
+  json_object *rep =
+      tu_report(S("caf\xE9,n\nth\xE9,1\nth\xE9,2\n"), NULL, NULL);
+  assert_string_equal(json_object_get_string(tu_path(rep, "dialect.encoding")),
+                      "latin-1");
+  json_object *items = tu_path(tu_col(rep, 0), "top_values.items");
+  assert_string_equal(json_object_get_string(tu_path(
+                          json_object_array_get_idx(items, 0), "value")),
+                      "th\xC3\xA9");
+  assert_int_equal(tu_num(tu_col(rep, 0), "text_length.max"), 3);
+  assert_non_null(tu_warning(rep, "latin1"));
+  json_object_put(rep);
+}
+
+static void t_utf8_not_latin1(void **s) {
+  (void)s;
+  csv_doc *doc;
+  const csv_dialect *d = dialect_of(S("n\n\xC3\xA9t\xC3\xA9\n"), &doc);
+  assert_int_equal(d->encoding, CSV_ENC_UTF8);
+  csv_doc_free(doc);
+  json_object *rep = tu_report(S("name,n\n\xC3\xA9t\xC3\xA9,1\n"), NULL, NULL);
+  assert_int_equal(tu_num(tu_col(rep, 0), "text_length.max"), 3);
+  json_object_put(rep);
+}
+
+static void t_invalid_utf8_late(void **s) {
+  (void)s;
+  /* Valid in the 64 KiB sample, invalid afterwards: counted, not fatal. */
+  size_t n = 100000;
+  char *d = malloc(n + 32);
+  size_t o = (size_t)sprintf(d, "name,n\n");
+  while (o < 70000) o += (size_t)sprintf(d + o, "abc,1\n");
+  o += (size_t)sprintf(d + o, "bad\xFF\xFE,2\n");
+  json_object *rep = tu_report(d, o, NULL, NULL);
+  json_object *w = tu_warning(rep, "invalid_utf8");
+  assert_non_null(w);
+  assert_int_equal(tu_num(w, "count"), 1);
+  json_object_put(rep);
+  free(d);
+}
+
+static void t_empty_file(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records("", 0, NULL, &doc);
+  assert_string_equal(g, "");
+  assert_int_equal(csv_doc_ncols(doc), 0);
+  free(g);
+  csv_doc_free(doc);
+  char *html = NULL;
+  json_object *rep = tu_report("", 0, NULL, &html);
+  assert_int_equal(tu_num(rep, "rows"), 0);
+  assert_int_equal(tu_num(rep, "columns"), 0);
+  assert_non_null(tu_warning(rep, "no_rows"));
+  assert_non_null(strstr(html, "</html>"));
+  free(html);
+  json_object_put(rep);
+}
+
+static void t_header_only(void **s) {
+  (void)s;
+  json_object *rep = tu_report(S("alpha,beta,gamma\n"), NULL, NULL);
+  assert_int_equal(tu_num(rep, "rows"), 0);
+  assert_int_equal(tu_num(rep, "columns"), 3);
+  assert_true(json_object_get_boolean(tu_path(rep, "dialect.header")));
+  assert_string_equal(json_object_get_string(tu_path(tu_col(rep, 1), "name")),
+                      "beta");
+  assert_string_equal(json_object_get_string(tu_path(tu_col(rep, 1), "type")),
+                      "empty");
+  json_object_put(rep);
+}
+
+static void t_header_only_no_newline(void **s) {
+  (void)s;
+  json_object *rep = tu_report(S("alpha;beta"), NULL, NULL);
+  assert_int_equal(tu_num(rep, "rows"), 0);
+  assert_int_equal(tu_num(rep, "columns"), 2);
+  json_object_put(rep);
+}
+
+static void t_no_header_numeric(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("1,2\n3,4\n5,6\n"), NULL, &doc);
+  assert_false(csv_doc_dialect(doc)->has_header);
+  assert_string_equal(g, "1|2/3|4/5|6/");
+  assert_string_equal(csv_doc_colname(doc, 0), "column_1");
+  free(g);
+  csv_doc_free(doc);
+}
+
+static void t_header_detected_over_dates(void **s) {
+  (void)s;
+  csv_doc *doc;
+  const csv_dialect *d =
+      dialect_of(S("when,ok\n2024-01-02,true\n2024-02-03,false\n"), &doc);
+  assert_true(d->has_header);
+  csv_doc_free(doc);
+}
+
+static void t_no_header_repeated_text(void **s) {
+  (void)s;
+  csv_doc *doc;
+  const csv_dialect *d = dialect_of(S("red,1\nred,2\nblue,3\n"), &doc);
+  assert_false(d->has_header);
+  csv_doc_free(doc);
+}
+
+static void t_header_option(void **s) {
+  (void)s;
+  csv_options o;
+  csv_options_init(&o);
+  o.has_header = 1;
+  csv_doc *doc;
+  char *g = tu_records(S("1,2\n3,4\n"), &o, &doc);
+  assert_string_equal(g, "3|4/");
+  assert_string_equal(csv_doc_colname(doc, 1), "2");
+  free(g);
+  csv_doc_free(doc);
+  o.has_header = 0;
+  g = tu_records(S("a,b\nc,d\n"), &o, NULL);
+  assert_string_equal(g, "a|b/c|d/");
+  free(g);
+}
+
+static void t_delimiter_option(void **s) {
+  (void)s;
+  csv_options o;
+  csv_options_init(&o);
+  o.delimiter = ';';
+  o.has_header = 0;
+  char *g = tu_records(S("a,b;c\n"), &o, NULL);
+  assert_string_equal(g, "a,b|c/");
+  free(g);
+}
+
+static void t_single_column(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("value\n10\n20\n30\n"), NULL, &doc);
+  assert_string_equal(g, "10/20/30/");
+  assert_int_equal(csv_doc_ncols(doc), 1);
+  assert_true(csv_doc_dialect(doc)->has_header);
+  free(g);
+  csv_doc_free(doc);
+  json_object *rep = tu_report(S("value\n10\n20\n30\n"), NULL, NULL);
+  assert_int_equal(tu_num(tu_col(rep, 0), "numeric.mean"), 20);
+  json_object_put(rep);
+}
+
+static void t_trailing_delimiter(void **s) {
+  (void)s;
+  expect_records(S("a,b,\n1,2,\n"), "1|2|/");
+  json_object *rep = tu_report(S("a,b,\n1,2,\n"), NULL, NULL);
+  assert_int_equal(tu_num(rep, "columns"), 3);
+  assert_int_equal(tu_num(tu_col(rep, 2), "missing"), 1);
+  assert_null(tu_warning(rep, "ragged_rows"));
+  json_object_put(rep);
+}
+
+static void t_blank_lines(void **s) {
+  (void)s;
+  expect_records(S("a,b\n1,2\n\n\r\n3,4\n\n"), "1|2/3|4/");
+  json_object *rep = tu_report(S("a,b\n1,2\n\n\r\n3,4\n\n"), NULL, NULL);
+  assert_int_equal(tu_num(rep, "rows"), 2);
+  assert_int_equal(tu_num(tu_warning(rep, "blank_lines"), "count"), 3);
+  json_object_put(rep);
+}
+
+static void t_ragged_lines(void **s) {
+  (void)s;
+  /* line 1 header; line 2-3 one record with a quoted newline; 4 short; 5 ok;
+   * 6 long */
+  json_object *rep =
+      tu_report(S("a,b,c\n\"x\ny\",1,2\n1,2\n4,5,6\n7,8,9,10\n"), NULL, NULL);
+  assert_int_equal(tu_num(rep, "ragged_rows.count"), 2);
+  json_object *l = tu_path(rep, "ragged_rows.first_lines");
+  assert_int_equal(json_object_array_length(l), 2);
+  assert_int_equal(json_object_get_int(json_object_array_get_idx(l, 0)), 4);
+  assert_int_equal(json_object_get_int(json_object_array_get_idx(l, 1)), 6);
+  assert_int_equal(tu_num(tu_col(rep, 2), "missing"), 1);
+  json_object_put(rep);
+}
+
+static void t_ragged_first_lines_capped(void **s) {
+  (void)s;
+  csv_buf b = {0};
+  csv_buf_puts(&b, "a,b\n");
+  for (int i = 0; i < 50; i++) csv_buf_puts(&b, i % 2 ? "1\n" : "1,2\n");
+  json_object *rep = tu_report(b.p, b.len, NULL, NULL);
+  assert_int_equal(tu_num(rep, "ragged_rows.count"), 25);
+  json_object *l = tu_path(rep, "ragged_rows.first_lines");
+  assert_int_equal(json_object_array_length(l), CSV_RAGGED_LINES);
+  assert_int_equal(json_object_get_int(json_object_array_get_idx(l, 0)), 3);
+  assert_int_equal(json_object_get_int(json_object_array_get_idx(l, 9)), 21);
+  json_object_put(rep);
+  csv_buf_free(&b);
+}
+
+static void t_huge_field(void **s) {
+  (void)s;
+  size_t big = 10u << 20;
+  char *d = malloc(big + 64);
+  size_t o = (size_t)sprintf(d, "k,v\n1,");
+  memset(d + o, 'x', big);
+  o += big;
+  o += (size_t)sprintf(d + o, "\n2,y\n");
+  json_object *rep = tu_report(d, o, NULL, NULL);
+  assert_int_equal(tu_num(rep, "rows"), 2);
+  assert_int_equal(tu_num(tu_col(rep, 1), "text_length.max"), big);
+  json_object_put(rep);
+  free(d);
+}
+
+static void t_huge_quoted_field(void **s) {
+  (void)s;
+  size_t big = 10u << 20;
+  char *d = malloc(big + 64);
+  size_t o = (size_t)sprintf(d, "k,v\n1,\"");
+  for (size_t i = 0; i < big; i++) d[o + i] = i % 1000 == 999 ? '\n' : 'q';
+  o += big;
+  o += (size_t)sprintf(d + o, "\"\n2,y\n");
+  json_object *rep = tu_report(d, o, NULL, NULL);
+  assert_int_equal(tu_num(rep, "rows"), 2);
+  assert_int_equal(tu_num(tu_col(rep, 1), "text_length.max"), big);
+  assert_int_equal(tu_num(rep, "source.lines"), 3 + big / 1000);
+  json_object_put(rep);
+  free(d);
+}
+
+static void t_unterminated_quote(void **s) {
+  (void)s;
+  expect_records(S("a,b\n1,2\n3,\"open\nstill"), "1|2/3|open\nstill/");
+  json_object *rep = tu_report(S("a,b\n1,2\n3,\"open\nstill"), NULL, NULL);
+  json_object *w = tu_warning(rep, "unterminated_quote");
+  assert_non_null(w);
+  assert_non_null(
+      strstr(json_object_get_string(tu_path(w, "message")), "line 3"));
+  json_object_put(rep);
+}
+
+static void t_nul_bytes(void **s) {
+  (void)s;
+  static const char d[] = "a,b\nx\0y,1\nz,2\n";
+  char *g = tu_records(d, sizeof d - 1, NULL, NULL);
+  assert_int_equal(memcmp(g, "x\0y|1/z|2/", 10), 0);
+  free(g);
+  json_object *rep = tu_report(d, sizeof d - 1, NULL, NULL);
+  assert_non_null(tu_warning(rep, "nul_bytes"));
+  json_object_put(rep);
+}
+
+static void t_binary_garbage(void **s) {
+  (void)s;
+  unsigned char d[4096];
+  uint64_t x = 88172645463325252ULL;
+  for (size_t i = 0; i < sizeof d; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    d[i] = (unsigned char)x;
+  }
+  csv_doc *doc = NULL;
+  assert_int_equal(csv_doc_open_mem(d, sizeof d, NULL, &doc), -EILSEQ);
+  assert_null(doc);
+  csv_options o;
+  csv_options_init(&o);
+  o.allow_binary = 1;
+  json_object *rep = tu_report((const char *)d, sizeof d, &o, NULL);
+  assert_non_null(tu_warning(rep, "binary"));
+  json_object_put(rep);
+}
+
+static void t_no_final_newline(void **s) {
+  (void)s;
+  expect_records(S("a,b\n1,2\n3,4"), "1|2/3|4/");
+  expect_records(S("a,b\r\n1,2\r\n3,4\r"), "1|2/3|4/");
+}
+
+static void t_empty_fields(void **s) {
+  (void)s;
+  expect_records(S("a,b,c\n,,\n1,,3\n"), "||/1||3/");
+}
+
+static void t_quoted_empty(void **s) {
+  (void)s;
+  expect_records(S("a,b\n\"\",1\n\"\"\"\",2\n"), "|1/\"|2/");
+}
+
+static void t_stray_after_quote(void **s) {
+  (void)s;
+  expect_records(S("a,b\n\"ab\"cd,1\n"), "abcd|1/");
+  json_object *rep = tu_report(S("a,b\n\"ab\"cd,1\n"), NULL, NULL);
+  assert_int_equal(tu_num(tu_warning(rep, "stray_quote"), "count"), 2);
+  json_object_put(rep);
+}
+
+static void t_quote_inside_unquoted(void **s) {
+  (void)s;
+  expect_records(S("a,b\nab\"c,1\n5\" disk,2\n"), "ab\"c|1/5\" disk|2/");
+}
+
+static void t_single_quote_sniff(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("a,b\n'x,y',1\n'z',2\n"), NULL, &doc);
+  assert_int_equal(csv_doc_dialect(doc)->quote, '\'');
+  assert_string_equal(g, "x,y|1/z|2/");
+  free(g);
+  csv_doc_free(doc);
+}
+
+static void t_decimal_comma(void **s) {
+  (void)s;
+  json_object *rep = tu_report(S("p;q\n1,5;x\n2,5;y\n3,5;z\n"), NULL, NULL);
+  assert_string_equal(json_object_get_string(tu_path(rep, "dialect.decimal")),
+                      ",");
+  assert_string_equal(json_object_get_string(tu_path(tu_col(rep, 0), "type")),
+                      "float");
+  assert_true(fabs(tu_num(tu_col(rep, 0), "numeric.mean") - 2.5) < 1e-12);
+  json_object_put(rep);
+}
+
+static void t_whitespace_numbers(void **s) {
+  (void)s;
+  json_object *rep = tu_report(S("n,t\n 1 ,a\n2 ,b\n  3,c\n"), NULL, NULL);
+  assert_string_equal(json_object_get_string(tu_path(tu_col(rep, 0), "type")),
+                      "integer");
+  assert_int_equal(tu_num(tu_col(rep, 0), "numeric.max"), 3);
+  json_object_put(rep);
+}
+
+static void t_classify(void **s) {
+  (void)s;
+  struct {
+    const char *in;
+    int type;
+  } cases[] = {
+      {"42", CSV_T_INT},
+      {"-7", CSV_T_INT},
+      {"+3", CSV_T_INT},
+      {"007", CSV_T_INT},
+      {"3.25", CSV_T_FLOAT},
+      {".5", CSV_T_FLOAT},
+      {"5.", CSV_T_FLOAT},
+      {"1e5", CSV_T_FLOAT},
+      {"-2.5E-3", CSV_T_FLOAT},
+      {"1e", CSV_T_TEXT},
+      {"12a", CSV_T_TEXT},
+      {"-", CSV_T_TEXT},
+      {"true", CSV_T_BOOL},
+      {"FALSE", CSV_T_BOOL},
+      {"yes", CSV_T_BOOL},
+      {"No", CSV_T_BOOL},
+      {"2024-02-29", CSV_T_DATE},
+      {"2023-02-29", CSV_T_TEXT},
+      {"2023-13-01", CSV_T_TEXT},
+      {"2023/05/06", CSV_T_DATE},
+      {"2023-05-06T10:20", CSV_T_DATETIME},
+      {"2023-05-06 10:20:30.123Z", CSV_T_DATETIME},
+      {"2023-05-06T10:20:30+02:00", CSV_T_DATETIME},
+      {"2023-05-06T25:20", CSV_T_TEXT},
+      {"", CSV_T_MISSING},
+      {"NA", CSV_T_MISSING},
+      {"n/a", CSV_T_MISSING},
+      {"NULL", CSV_T_MISSING},
+      {"NaN", CSV_T_MISSING},
+      {"None", CSV_T_MISSING},
+      {"#N/A", CSV_T_MISSING},
+      {"hello", CSV_T_TEXT},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    csv_value v;
+    int t = csv_classify(cases[i].in, strlen(cases[i].in), '.', &v);
+    if (t != cases[i].type)
+      fprintf(stderr, "%s: got %d want %d\n", cases[i].in, t, cases[i].type);
+    assert_int_equal(t, cases[i].type);
+  }
+  csv_value v;
+  csv_classify(S("0.1"), '.', &v);
+  assert_true(v.num == 0.1);
+  csv_classify(S("123456789012345678901234"), '.', &v);
+  assert_true(v.num == 123456789012345678901234.0);
+  csv_classify(S("2023-05-06T01:00:00+02:00"), '.', &v);
+  assert_int_equal(v.secs, csv_days_from_civil(2023, 5, 5) * 86400 + 23 * 3600);
+  assert_int_equal(v.month, 2023 * 12 + 4);
+}
+
+static void t_dates_by_month(void **s) {
+  (void)s;
+  json_object *rep = tu_report(
+      S("d\n2023-01-05\n2023-01-20\n2023-03-01\n1969-12-31\n"), NULL, NULL);
+  json_object *c = tu_col(rep, 0);
+  assert_string_equal(json_object_get_string(tu_path(c, "type")), "date");
+  assert_string_equal(json_object_get_string(tu_path(c, "dates.min")),
+                      "1969-12-31");
+  assert_string_equal(json_object_get_string(tu_path(c, "dates.max")),
+                      "2023-03-01");
+  json_object *m = tu_path(c, "dates.by_month");
+  assert_int_equal(json_object_array_length(m), 3);
+  assert_string_equal(
+      json_object_get_string(tu_path(json_object_array_get_idx(m, 0), "month")),
+      "1969-12");
+  assert_int_equal(tu_num(json_object_array_get_idx(m, 1), "count"), 2);
+  json_object_put(rep);
+}
+
+static void t_too_many_columns(void **s) {
+  (void)s;
+  csv_buf b = {0};
+  for (int r = 0; r < 3; r++) {
+    for (int i = 0; i < CSV_MAX_COLUMNS + 5; i++)
+      csv_buf_printf(&b, i ? ",%c%d" : "%c%d", r ? 'v' : 'h', i);
+    csv_buf_putc(&b, '\n');
+  }
+  json_object *rep = tu_report(b.p, b.len, NULL, NULL);
+  assert_int_equal(tu_num(rep, "columns"), CSV_MAX_COLUMNS);
+  assert_int_equal(tu_num(tu_warning(rep, "too_many_columns"), "count"), 5);
+  assert_null(tu_warning(rep, "ragged_rows"));
+  json_object_put(rep);
+  csv_buf_free(&b);
+}
+
+static void t_duplicate_names(void **s) {
+  (void)s;
+  csv_doc *doc;
+  char *g = tu_records(S("x,,x\n1,2,3\n"), NULL, &doc);
+  assert_string_equal(csv_doc_colname(doc, 0), "x");
+  assert_string_equal(csv_doc_colname(doc, 1), "column_2");
+  assert_string_equal(csv_doc_colname(doc, 2), "x_3");
+  free(g);
+  csv_doc_free(doc);
+}
+
+static void t_booleans(void **s) {
+  (void)s;
+  json_object *rep = tu_report(S("f\ntrue\nfalse\nTrue\nyes\n"), NULL, NULL);
+  json_object *c = tu_col(rep, 0);
+  assert_string_equal(json_object_get_string(tu_path(c, "type")), "boolean");
+  assert_int_equal(tu_num(c, "boolean.true"), 3);
+  assert_int_equal(tu_num(c, "boolean.false"), 1);
+  json_object_put(rep);
+}
+
+static void t_cancel(void **s) {
+  (void)s;
+  csv_buf b = {0};
+  csv_buf_puts(&b, "a,b\n");
+  for (int i = 0; i < 20000; i++) csv_buf_printf(&b, "%d,%d\n", i, i * 2);
+  csv_doc *doc;
+  assert_int_equal(csv_doc_open_mem(b.p, b.len, NULL, &doc), 0);
+  atomic_int cancel;
+  atomic_init(&cancel, 1);
+  csv_result *r = NULL;
+  assert_int_equal(csv_profile_run(doc, 2, NULL, &cancel, &r), -ECANCELED);
+  assert_null(r);
+  atomic_store(&cancel, 0);
+  csv_progress pr;
+  atomic_init(&pr.bytes, 0);
+  atomic_init(&pr.rows, 0);
+  assert_int_equal(csv_profile_run(doc, 2, &pr, &cancel, &r), 0);
+  assert_int_equal(atomic_load(&pr.rows), 20000);
+  assert_int_equal(atomic_load(&pr.bytes), b.len - 4);
+  csv_result_free(r);
+  csv_doc_free(doc);
+  csv_buf_free(&b);
+}
+
+/* A planner boundary inside a quoted field is detected and repaired. */
+static void t_chunk_boundary_in_quotes(void **s) {
+  (void)s;
+  csv_buf b = {0};
+  csv_buf_puts(&b, "id,text\n");
+  for (int i = 0; i < 3000; i++) {
+    csv_buf_printf(&b, "%d,\"", i);
+    for (int k = 0; k < 40; k++) csv_buf_puts(&b, "word\nline,");
+    csv_buf_puts(&b, "\"\n");
+  }
+  csv_doc *doc;
+  assert_int_equal(csv_doc_open_mem(b.p, b.len, NULL, &doc), 0);
+  csv_chunk ch[8];
+  unsigned n = 0;
+  assert_int_equal(csv_plan(doc, 0, 8, 4096, ch, &n), 0);
+  assert_int_equal(n, 8);
+  csv_partial *parts[8];
+  for (unsigned i = 0; i < n; i++)
+    assert_int_equal(csv_profile_chunk(doc, &ch[i], NULL, NULL, &parts[i]), 0);
+  uint64_t resume = 0;
+  unsigned good = csv_plan_verify(ch, parts, n, &resume);
+  assert_true(good < n); /* the boundaries fell inside quoted fields */
+  assert_true(resume > ch[good - 1].end);
+  for (unsigned i = 0; i < n; i++) csv_partial_free(parts[i]);
+  csv_result *r;
+  assert_int_equal(csv_profile_run(doc, 4, NULL, NULL, &r), 0);
+  assert_int_equal(csv_result_rows(r), 3000);
+  char *js;
+  assert_int_equal(csv_render_json(r, &js, NULL), 0);
+  assert_non_null(strstr(js, "\"ragged_rows\":{\"count\":0"));
+  free(js);
+  csv_result_free(r);
+  csv_doc_free(doc);
+  csv_buf_free(&b);
+}
+
+static void t_plan_boundaries(void **s) {
+  (void)s;
+  csv_buf b = {0};
+  csv_buf_puts(&b, "a,b\n");
+  for (int i = 0; i < 5000; i++) csv_buf_printf(&b, "%d,x%d\n", i, i);
+  csv_doc *doc;
+  assert_int_equal(csv_doc_open_mem(b.p, b.len, NULL, &doc), 0);
+  csv_chunk ch[5];
+  unsigned n;
+  assert_int_equal(csv_plan(doc, 0, 5, 1000, ch, &n), 0);
+  assert_int_equal(n, 5);
+  assert_int_equal(ch[0].begin, csv_doc_data_start(doc));
+  for (unsigned i = 0; i < n; i++) {
+    if (i) assert_int_equal(ch[i].begin, ch[i - 1].end);
+    if (i + 1 < n) assert_int_equal(b.p[ch[i].end - 1], '\n');
+  }
+  assert_int_equal(ch[n - 1].end, b.len);
+  /* small files: one chunk */
+  assert_int_equal(csv_plan(doc, 0, 5, 0, ch, &n), 0);
+  assert_int_equal(n, 1);
+  csv_doc_free(doc);
+  csv_buf_free(&b);
+}
+
+static void t_file_open(void **s) {
+  (void)s;
+  char path[] = "/tmp/csvtestXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  const char d[] = "a,b\n1,2\n";
+  assert_int_equal(write(fd, d, sizeof d - 1), (ssize_t)(sizeof d - 1));
+  close(fd);
+  csv_doc *doc;
+  assert_int_equal(csv_doc_open_file(path, NULL, &doc), 0);
+  assert_int_equal(csv_doc_size(doc), sizeof d - 1);
+  csv_doc_free(doc);
+  unlink(path);
+  assert_int_equal(csv_doc_open_file(path, NULL, &doc), -ENOENT);
+  assert_int_equal(csv_doc_open_file("/tmp", NULL, &doc), -EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(t_comma),
+      cmocka_unit_test(t_semicolon),
+      cmocka_unit_test(t_tab),
+      cmocka_unit_test(t_pipe),
+      cmocka_unit_test(t_comma_beats_semicolon_in_text),
+      cmocka_unit_test(t_quoted_delim),
+      cmocka_unit_test(t_doubled_quotes),
+      cmocka_unit_test(t_quoted_newline),
+      cmocka_unit_test(t_quoted_crlf_newline),
+      cmocka_unit_test(t_crlf),
+      cmocka_unit_test(t_mixed_eol),
+      cmocka_unit_test(t_cr_only),
+      cmocka_unit_test(t_bom),
+      cmocka_unit_test(t_latin1),
+      cmocka_unit_test(t_utf8_not_latin1),
+      cmocka_unit_test(t_invalid_utf8_late),
+      cmocka_unit_test(t_empty_file),
+      cmocka_unit_test(t_header_only),
+      cmocka_unit_test(t_header_only_no_newline),
+      cmocka_unit_test(t_no_header_numeric),
+      cmocka_unit_test(t_header_detected_over_dates),
+      cmocka_unit_test(t_no_header_repeated_text),
+      cmocka_unit_test(t_header_option),
+      cmocka_unit_test(t_delimiter_option),
+      cmocka_unit_test(t_single_column),
+      cmocka_unit_test(t_trailing_delimiter),
+      cmocka_unit_test(t_blank_lines),
+      cmocka_unit_test(t_ragged_lines),
+      cmocka_unit_test(t_ragged_first_lines_capped),
+      cmocka_unit_test(t_huge_field),
+      cmocka_unit_test(t_huge_quoted_field),
+      cmocka_unit_test(t_unterminated_quote),
+      cmocka_unit_test(t_nul_bytes),
+      cmocka_unit_test(t_binary_garbage),
+      cmocka_unit_test(t_no_final_newline),
+      cmocka_unit_test(t_empty_fields),
+      cmocka_unit_test(t_quoted_empty),
+      cmocka_unit_test(t_stray_after_quote),
+      cmocka_unit_test(t_quote_inside_unquoted),
+      cmocka_unit_test(t_single_quote_sniff),
+      cmocka_unit_test(t_decimal_comma),
+      cmocka_unit_test(t_whitespace_numbers),
+      cmocka_unit_test(t_classify),
+      cmocka_unit_test(t_dates_by_month),
+      cmocka_unit_test(t_too_many_columns),
+      cmocka_unit_test(t_duplicate_names),
+      cmocka_unit_test(t_booleans),
+      cmocka_unit_test(t_cancel),
+      cmocka_unit_test(t_chunk_boundary_in_quotes),
+      cmocka_unit_test(t_plan_boundaries),
+      cmocka_unit_test(t_file_open),
+  };
+  return cmocka_run_group_tests_name("csv_parser", tests, NULL, NULL);
+}
