@@ -68,11 +68,19 @@ static void store_add(csv_ddstore *st, int64_t k, uint64_t c, csv_dd *dd) {
     st->bins[k - lo] += c;
     return;
   }
-  int64_t nlo = k < lo ? k : lo, nhi = k >= hi ? k + 1 : hi;
+  /* grow around the occupied bins only, so slack never forces a collapse */
+  int64_t olo = hi, ohi = lo - 1;
+  for (int64_t j = lo; j < hi; j++)
+    if (st->bins[j - lo]) {
+      if (j < olo) olo = j;
+      ohi = j;
+    }
+  int64_t nlo = olo <= ohi && olo < k ? olo : k;
+  int64_t nhi = olo <= ohi && ohi > k ? ohi + 1 : k + 1;
   if (nhi - nlo > CSV_DD_MAXBINS) {
     nlo = nhi - CSV_DD_MAXBINS; /* collapse the bins nearest zero */
   } else {
-    int64_t slack = (nhi - nlo) / 2;
+    int64_t slack = (nhi - nlo) / 2 + 16;
     if (nhi - nlo + slack > CSV_DD_MAXBINS)
       slack = CSV_DD_MAXBINS - (nhi - nlo);
     if (k < lo)

@@ -43,7 +43,7 @@ int main(int argc, char **argv) {
     double u1 = unif(), u2 = unif();
     double g = sqrt(-2.0 * log(u1 + 1e-300)) * cos(6.283185307179586 * u2);
     double amount = exp(3.0 + 0.8 * g);
-    long user = 1 + (long)(next() % 1000000);
+    long user = 1 + (long)(next() % 10000000);
     double score = unif();
     int day = (int)(next() % 2191); /* 2019-01-01 .. 2024-12-31 */
     static const int mdays[12] = {31, 28, 31, 30, 31, 30,
@@ -61,7 +61,7 @@ int main(int argc, char **argv) {
       day -= ml;
       m++;
     }
-    printf("%ld,%ld,%.2f,%.6f,", 10000000 + i, user, amount, score);
+    printf("%ld,%ld,%.2f,%.8f,", 10000000 + i, user, amount, score);
     if (next() % 20)
       printf("%d,", 1 + (int)(next() % 20));
     else
@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     printf("%s,%s,%04d-%02d-%02d,%s,", cat[next() % 12], city[next() % 16], y,
            m + 1, day + 1, status[next() % 4]);
     if (next() % 33)
-      printf("%.4f\n", amount * 0.01 + g * 0.2);
+      printf("%.5f\n", amount * 0.01 + g * 0.2);
     else
       fputs("\n", stdout);
   }
