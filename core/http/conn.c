@@ -228,6 +228,8 @@ static int on_headers_complete(llhttp_t *p) {
   } else {
     r->route_status = router_match(
         router, r->method, r->hbuf.data + r->path_off, r->path_len, &r->match);
+    for (size_t i = 0; i < r->match.nparams; i++)
+      r->param_off[i] = (uint32_t)(r->match.params[i].value - r->hbuf.data);
   }
   r->max_body = r->route_status == 200 && r->match.max_body
                     ? r->match.max_body
@@ -611,11 +613,14 @@ static void on_timer(uv_timer_t *t) {
 
 /* ---------------- lifecycle ---------------- */
 
-static void on_handle_close(uv_handle_t *h) {
-  http_conn_t *c = h->data;
+static void conn_unref(http_conn_t *c) {
   if (--c->handles_open > 0) return;
   if (c->srv) http_server_conn_gone(c->srv, c);
   conn_maybe_free(c);
+}
+
+static void on_handle_close(uv_handle_t *h) {
+  conn_unref(h->data);
 }
 
 http_conn_t *http_conn_new(http_server_t *s) {
@@ -644,8 +649,14 @@ http_conn_t *http_conn_open_sink(http_server_t *s, http_sink_fn sink,
   http_conn_t *c = http_conn_new(s);
   c->sink = sink;
   c->sink_ud = ud;
+  c->handles_open++; /* the caller's reference, see http_conn_sink_done */
   conn_phase(c, PH_IDLE);
   return c;
+}
+
+void http_conn_sink_done(http_conn_t *c) {
+  http_conn_close(c);
+  conn_unref(c);
 }
 
 static void on_shutdown(uv_shutdown_t *sr, int status) {

@@ -72,6 +72,9 @@ struct assist_request {
   int route_status; /* 200, 404, 405, 503 */
   router_match_t match;
   const char *param_values[ROUTER_MAX_PARAMS]; /* NUL-terminated copies */
+  /* Offsets of the matched values in hbuf: chunked trailers may still
+   * grow (move) hbuf between routing and dispatch. */
+  uint32_t param_off[ROUTER_MAX_PARAMS];
   int acquired;
   void *token;
   void (*release)(void *ud, void *token); /* copied from the app */
@@ -180,9 +183,12 @@ void http_conn_request_done(http_conn_t *c);
 void http_conn_flush(http_conn_t *c);
 
 /** A connection without a socket: responses go to sink. For the fuzz
- * harness and tests. Close it with http_conn_close; it is freed once its
- * timer is closed and its request (if any) is answered. */
+ * harness and tests. The caller holds a reference, so the pointer stays
+ * valid (even after the connection closes itself) until
+ * http_conn_sink_done, which closes it; it is freed once its timer is
+ * closed and its request (if any) is answered. */
 http_conn_t *http_conn_open_sink(http_server_t *s, http_sink_fn sink, void *ud);
+void http_conn_sink_done(http_conn_t *c);
 void http_conn_feed(http_conn_t *c, const char *data, size_t len);
 /** The peer finished sending (read EOF). */
 void http_conn_eof(http_conn_t *c);

@@ -74,11 +74,11 @@ void http_req_free(http_request_t *req) {
 
 void http_req_finalize(http_request_t *req) {
   size_t i, offs[ROUTER_MAX_PARAMS];
-  /* NUL-terminated parameter copies first: the last appends to hbuf. The
-   * values point into hbuf, so copy through offsets (it may move). */
+  /* NUL-terminated parameter copies first: the last appends to hbuf.
+   * Copy through offsets: hbuf may have moved since routing (trailers). */
   for (i = 0; i < req->match.nparams; i++) {
     size_t vl = req->match.params[i].len;
-    size_t voff = (size_t)(req->match.params[i].value - req->hbuf.data);
+    size_t voff = req->param_off[i];
     offs[i] = req->hbuf.len;
     buf_reserve(&req->hbuf, vl + 1);
     memcpy(req->hbuf.data + offs[i], req->hbuf.data + voff, vl);

@@ -208,6 +208,7 @@ static int setup(void **state) {
   assert_int_equal(router_add(r, "GET", "/q", 0, h_query, NULL), 0);
   assert_int_equal(router_add(r, "POST", "/echo", 0, h_echo, NULL), 0);
   assert_int_equal(router_add(r, "POST", "/small", 10, h_echo, NULL), 0);
+  assert_int_equal(router_add(r, "POST", "/p/{id}", 0, h_item, NULL), 0);
   assert_int_equal(router_add(r, "GET", "/hold", 0, h_hold, NULL), 0);
   assert_int_equal(router_add(r, "GET", "/timer", 0, h_timer, NULL), 0);
   assert_int_equal(router_add(r, "GET", "/reqid", 0, h_reqid, NULL), 0);
@@ -434,6 +435,17 @@ static void test_chunked_body(void **state) {
   assert_string_equal(r[0].body, "hello world");
   char v[64];
   assert_string_equal(resp_header(&r[0], "X-Echo", v, sizeof v), "yes");
+  resp_free(&r[0]);
+  /* Trailers after the parameters were matched (found by the fuzzer). */
+  client_sends(&c,
+               "POST /p/xyz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "3\r\nabc\r\n0\r\nX-Trailer-1: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+               "\r\nX-Trailer-2: b\r\n\r\n");
+  RUN_UNTIL(&F.loop, client_count(&c, 0) == 1);
+  assert_int_equal(client_responses(&c, r, 2, 0), 1);
+  assert_string_equal(r[0].body, "{\"id\":\"xyz\",\"route\":\"/p/{id}\"}");
   resp_free(&r[0]);
   /* Content-Length body, then Expect: 100-continue. */
   client_sends(&c, "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
