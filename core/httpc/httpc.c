@@ -233,6 +233,7 @@ int httpc_new(uv_loop_t *loop, const httpc_opts_t *opts, httpc_t **out) {
   SETM(CURLMOPT_TIMERFUNCTION, timer_fn);
   SETM(CURLMOPT_TIMERDATA, ctx);
   SETM(CURLMOPT_MAX_HOST_CONNECTIONS, (long)ctx->opts.max_per_host);
+  ctx->curl_host_cap = ctx->opts.max_per_host;
   SETM(CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)ctx->opts.max_total);
 
   const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
@@ -265,6 +266,16 @@ fail:
   return -EIO;
 }
 
+/* libcurl's own per-host connection cap must not be below any host's
+ * limit, or transfers would wait inside libcurl with their timeouts
+ * running; our queue is what enforces the limits. */
+static void raise_curl_host_cap(httpc_t *ctx, unsigned limit) {
+  if (limit <= ctx->curl_host_cap || !ctx->multi) return;
+  if (curl_multi_setopt(ctx->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                        (long)limit) == CURLM_OK)
+    ctx->curl_host_cap = limit;
+}
+
 int httpc_set_host_limit(httpc_t *ctx, const char *host, unsigned limit) {
   if (!ctx || !host || !*host || limit == 0) return -EINVAL;
   char *key = xstrdup(host);
@@ -273,6 +284,7 @@ int httpc_set_host_limit(httpc_t *ctx, const char *host, unsigned limit) {
     if (strcmp(l->host, key) == 0) {
       l->limit = limit;
       free(key);
+      raise_curl_host_cap(ctx, limit);
       return 0;
     }
   }
@@ -281,6 +293,7 @@ int httpc_set_host_limit(httpc_t *ctx, const char *host, unsigned limit) {
   l->limit = limit;
   l->next = ctx->limits;
   ctx->limits = l;
+  raise_curl_host_cap(ctx, limit);
   return 0;
 }
 

@@ -119,8 +119,10 @@ enum {
 
 /** One request. Every pointer is copied by httpc_request(). */
 typedef struct httpc_request {
-  const char *method; /**< "GET", "POST"...; NULL = GET (POST with body) */
-  const char *url;    /**< absolute http:// or https:// URL */
+  /** An upper-case token: "GET", "POST", "PATCH"...; NULL = GET, or POST
+   * when there is a body. */
+  const char *method;
+  const char *url; /**< absolute http:// or https:// URL */
   /** "Name: value" lines; NULL-terminated array, or NULL. A line "Name:"
    * removes a header libcurl would add. */
   const char *const *headers;

@@ -56,6 +56,7 @@ struct httpc {
   httpc_host_t *hosts;
   httpc_limit_t *limits;
   unsigned active_total;
+  unsigned curl_host_cap; /* CURLMOPT_MAX_HOST_CONNECTIONS as set */
 
   uint64_t next_id;
   uint64_t rng;

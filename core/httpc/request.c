@@ -305,7 +305,8 @@ static void finish(httpc_req_t *r, httpc_result_t result) {
   r->hdrs = NULL;
   r->nhdrs = r->caphdrs = 0;
 
-  char sbuf[24], abuf[16];
+  char sbuf[24], abuf[16], ibuf[24];
+  snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->id);
   snprintf(sbuf, sizeof sbuf, "%ld", r->status);
   snprintf(abuf, sizeof abuf, "%u", r->attempts);
   log_level_t lvl = result == HTTPC_OK          ? LOG_DEBUG
@@ -315,7 +316,7 @@ static void finish(httpc_req_t *r, httpc_result_t result) {
          result == HTTPC_AMBIGUOUS
              ? "request may have been processed; not retried"
              : "request done",
-         "method", r->method, "target", r->target, "result",
+         "#id", ibuf, "method", r->method, "target", r->target, "result",
          httpc_result_str(result), "#status", sbuf, "#attempts", abuf, "error",
          p->error, NULL);
 
@@ -389,12 +390,13 @@ static void attempt_done(httpc_req_t *r, CURLcode code) {
       delay = (int64_t)httpc__backoff_ms(&r->retry, r->attempts,
                                          httpc__random(ctx));
     if (r->total_delay_ms + (uint64_t)delay <= r->retry.max_total_delay_ms) {
-      char dbuf[24], abuf[16];
+      char dbuf[24], abuf[16], ibuf[24];
+      snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->id);
       snprintf(dbuf, sizeof dbuf, "%lld", (long long)delay);
       snprintf(abuf, sizeof abuf, "%u", r->attempts);
-      log_kv(LOG_INFO, LOGC, "retrying", "method", r->method, "target",
-             r->target, "result", httpc_result_str(v.result), "#attempt", abuf,
-             "#delay_ms", dbuf, NULL);
+      log_kv(LOG_INFO, LOGC, "retrying", "#id", ibuf, "method", r->method,
+             "target", r->target, "result", httpc_result_str(v.result),
+             "#attempt", abuf, "#delay_ms", dbuf, NULL);
       metric_add(ctx->m_retries, r->label, 1);
       r->total_delay_ms += (uint64_t)delay;
       r->state = RQ_WAITING;
@@ -557,10 +559,11 @@ static void attempt_start(httpc_req_t *r) {
     finish_later(r, HTTPC_NETWORK);
     return;
   }
-  char abuf[16];
+  char abuf[16], ibuf[24];
+  snprintf(ibuf, sizeof ibuf, "%llu", (unsigned long long)r->id);
   snprintf(abuf, sizeof abuf, "%u", r->attempts);
-  log_kv(LOG_DEBUG, LOGC, "attempt", "method", r->method, "target", r->target,
-         "#attempt", abuf, NULL);
+  log_kv(LOG_DEBUG, LOGC, "attempt", "#id", ibuf, "method", r->method, "target",
+         r->target, "#attempt", abuf, NULL);
   return;
 
 fail:
