@@ -104,7 +104,13 @@ void http_server_count(http_server_t *s, const http_request_t *req,
   const char *pattern = req->route_status == 200 && req->match.pattern
                             ? req->match.pattern
                             : "none";
-  const char *method = req->method ? req->method : "-";
+  /* Common methods by name, the rest (llhttp knows ~45) as "other", so a
+   * client cannot inflate the number of series. */
+  static const char *const known[] = {"GET",    "HEAD",    "POST", "PUT",
+                                      "DELETE", "OPTIONS", "PATCH"};
+  const char *method = "other";
+  for (size_t i = 0; req->method && i < sizeof known / sizeof known[0]; i++)
+    if (strcmp(req->method, known[i]) == 0) method = known[i];
   label_entry_t *e = labels_get(s, pattern, method, req->status, &tmp);
   metric_add(s->m_requests, e->counter, 1);
   metric_observe(s->m_duration, e->route, seconds);

@@ -908,6 +908,9 @@ static void test_metrics(void **state) {
   resp_free(&r);
   get("/items/7", &r);
   resp_free(&r);
+  roundtrip("PROPFIND /hello HTTP/1.1\r\n\r\n", &r, 0);
+  assert_int_equal(r.status, 405);
+  resp_free(&r);
   metric_t *req = metrics_family(METRIC_COUNTER, "assist_http_requests_total",
                                  NULL, NULL, 0);
   assert_non_null(req);
@@ -917,6 +920,8 @@ static void test_metrics(void **state) {
                                 "status=\"404\"") == 1);
   assert_true(metric_value(req, "route=\"/items/{id}\",method=\"GET\","
                                 "status=\"200\"") == 1);
+  assert_true(metric_value(req, "route=\"none\",method=\"other\","
+                                "status=\"405\"") == 1);
   client_connect(&F.loop, &c, F.port);
   client_sends(&c, "GET /hello HTTP/1.1\r\n\r\n");
   RUN_UNTIL(&F.loop, client_count(&c, 0) == 1);
