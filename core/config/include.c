@@ -154,7 +154,7 @@ static void include_one(inc_ctx_t *c, const cfg_node_t *n, unsigned depth) {
     names[nn++] = cfg_path_join(path, e->d_name);
   }
   closedir(d);
-  qsort(names, nn, sizeof *names, strp_cmp);
+  if (nn) qsort(names, nn, sizeof *names, strp_cmp);
   for (size_t i = 0; i < nn; i++) {
     load_file(c, names[i], n, depth);
     free(names[i]);

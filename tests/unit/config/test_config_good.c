@@ -257,6 +257,14 @@ static void includes_in_name_order(void **state) {
   assert_int_equal(cfg->instances[3].enabled, 0);
   config_free(cfg);
 
+  /* An empty directory is fine. */
+  tu_mkdir(dir, "empty.d");
+  tu_write(dir, "main.yaml", "include: empty.d\n");
+  cfg = config_load(name, &e);
+  assert_non_null(cfg);
+  assert_int_equal(cfg->ninstances, 0);
+  config_free(cfg);
+
   /* Include without any plugins: key in the main file. */
   tu_write(dir, "main.yaml", "include: single.yaml\n");
   cfg = config_load(name, &e);
