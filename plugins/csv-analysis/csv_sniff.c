@@ -75,8 +75,7 @@ static char sniff_quote(const unsigned char *p, size_t n) {
   size_t opens = 0;
   for (size_t i = 0; i + 1 < n; i++) {
     if (p[i] != '\'') continue;
-    int before = i == 0 || strchr(",;\t|\n", p[i - 1]);
-    if (before && p[i - 1] != '\'') opens++;
+    if (i == 0 || (p[i - 1] && strchr(",;\t|\n", p[i - 1]))) opens++;
   }
   return opens >= 2 ? '\'' : '"';
 }

@@ -61,9 +61,9 @@ else
   echo 0 > "$TMP/pandas.s"; echo 0 > "$TMP/pandas.kb"
 fi
 if command -v datamash >/dev/null; then
-  # columns 3 (amount), 4 (score), 10 (ratio; has empty cells)
+  # columns 2 (user_id), 3 (amount), 4 (score)
   /usr/bin/time -f '%e %M' -o "$TMP/datamash.time" sh -c \
-    "datamash -t, --header-in --narm mean 3 sstdev 3 min 3 max 3 median 3 mean 4 sstdev 4 min 4 max 4 median 4 mean 10 sstdev 10 min 10 max 10 median 10 < '$TMP/data.csv' > '$TMP/datamash.out'"
+    "datamash -t, --header-in --narm mean 2 sstdev 2 min 2 max 2 median 2 mean 3 sstdev 3 min 3 max 3 median 3 mean 4 sstdev 4 min 4 max 4 median 4 < '$TMP/data.csv' > '$TMP/datamash.out'"
   read -r secs kb < "$TMP/datamash.time"
   echo "$secs" > "$TMP/datamash.s"
   echo "$kb" > "$TMP/datamash.kb"
