@@ -37,6 +37,11 @@ typedef struct cfg_errors {
   size_t n;
 } cfg_errors_t;
 
+/**
+ * Appends "file:line:col: message" ("file: message" when m.line is 0, e.g.
+ * for a file that cannot be opened). After 100 errors one last "too many
+ * errors" entry is added and further errors are dropped.
+ */
 void cfg_error(cfg_errors_t *e, cfg_mark_t m, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cfg_errors_free(cfg_errors_t *e);
@@ -70,7 +75,8 @@ typedef struct cfg_doc cfg_doc_t; /* owns every node and file name */
  * A missing main file is reported as "path: cannot open: <strerror>".
  */
 cfg_doc_t *cfg_doc_load(const char *path, cfg_errors_t *errs);
-/** Same, from memory (name is used in marks); for tests and fuzzing. */
+/** Same, from memory; for tests and fuzzing. name is used in marks, and
+ * relative include:/${file:} paths resolve against its directory. */
 cfg_doc_t *cfg_doc_load_mem(const char *name, const char *data, size_t len,
                             cfg_errors_t *errs);
 const cfg_node_t *cfg_doc_root(const cfg_doc_t *doc);
@@ -147,7 +153,9 @@ typedef struct opt_value {
   uint32_t flags;
   int is_set;    /* 1 if given in YAML, 0 if defaulted/absent */
   int has_value; /* 0 if not set and no default */
-  char *str;     /* STRING/ENUM: value; other types: the text form */
+  char *str;     /* STRING/ENUM: value; other types: canonical text
+                    ("8080", "true", "16384" for 16KB, "a,b" for a list);
+                    NULL when !has_value */
   int64_t i;     /* INT/SIZE/DURATION/BOOL */
   double d;      /* DOUBLE (and INT/SIZE/DURATION as double) */
   char **list;   /* STRING_LIST: NULL-terminated */
@@ -168,8 +176,9 @@ int opts_table_check(const assist_option_t *table, size_t stride, char *err,
 /**
  * Validates `options` (a CFG_MAP node or NULL) against the table: unknown
  * keys, wrong types, out-of-range values, bad enum values and missing
- * REQUIRED options are errors at the offending node's mark. Fills *out.
- * Returns 0 or -1 (errors appended).
+ * REQUIRED options are errors at the offending node's mark (missing ones
+ * at `where`). Returns 0 with *out filled (free with opts_free()), or -1
+ * with errors appended and *out left empty (n == 0; opts_free() is a no-op).
  */
 int opts_validate(const assist_option_t *table, size_t stride,
                   const cfg_node_t *options, cfg_mark_t where, opt_set_t *out,
@@ -183,9 +192,11 @@ int opts_diff_reloadable(const opt_set_t *a, const opt_set_t *b);
 void opts_to_json(const opt_set_t *set, buf_t *out);
 void opts_free(opt_set_t *set);
 
-/** Parses "10MB", "512k", "1048576" into bytes. */
+/** Parses "10MB", "512k", "1048576" into bytes (all units binary).
+ * 0, -EINVAL (syntax) or -ERANGE (overflows 64 bits). */
 int parse_size(const char *s, uint64_t *out);
-/** Parses "250ms", "30s", "5m", "2h", "1500" (ms) into milliseconds. */
+/** Parses "250ms", "30s", "5m", "2h", "1d", "1500" (ms) into milliseconds.
+ * 0, -EINVAL or -ERANGE. */
 int parse_duration_ms(const char *s, uint64_t *out);
 
 /* ---------------- JSON Schema ---------------- */
