@@ -47,6 +47,7 @@ typedef struct comp {
   int seconds;
   int attempt;
   double run_s;
+  int64_t next_run; /* for failures: when it runs again */
   char *error;
   struct comp *next;
 } comp_t;
@@ -316,6 +317,24 @@ void jobs_wake(jobs_t *j) {
     return;
   }
   uv_timer_start(&j->sleep, on_sleep, 0, 0);
+}
+
+/* Makes sure the engine is awake by due_ms (ms since the epoch). */
+static void wake_at(jobs_t *j, int64_t due_ms) {
+  if (!j->started || j->closing) return;
+  if (j->claim_inflight) {
+    /* The claim's answer predates this; look again right after it. */
+    j->pump_again = 1;
+    return;
+  }
+  int64_t now = store_now_ms();
+  if (due_ms <= now) {
+    jobs_wake(j);
+    return;
+  }
+  if (!uv_is_active((uv_handle_t *)&j->sleep) ||
+      (int64_t)uv_timer_get_due_in(&j->sleep) > due_ms - now)
+    uv_timer_start(&j->sleep, on_sleep, (uint64_t)(due_ms - now), 0);
 }
 
 static void sleep_until(jobs_t *j, int64_t due_ms) {
@@ -609,6 +628,7 @@ static void committed(store_t *s, int status, const char *errmsg,
                             ? store_res_text(res, stmt, 0, 0)
                             : "lost";
     finished(j, c, state);
+    if (!strcmp(state, "retrying")) wake_at(j, c->next_run);
     stmt++;
   }
   free_comps(cc->list);
@@ -656,6 +676,7 @@ static void flush_completions(jobs_t *j) {
     int64_t delay = c->outcome == JOBS_RETRY_AFTER
                         ? (int64_t)(c->seconds > 0 ? c->seconds : 0) * 1000
                         : backoff_ms(j, c->k, c->attempt);
+    c->next_run = now + delay;
     store_req_stmt(r, &sql_done_fail);
     store_req_bind_int(r, now);
     store_req_bind_int(r, now + delay);
@@ -762,14 +783,8 @@ static void enqueued(store_t *s, int status, const char *errmsg,
   }
   free_enqs(ec->list);
   free(ec);
-  if (earliest <= now)
-    jobs_wake(j);
-  else if (earliest != INT64_MAX && j->started && !j->claim_inflight) {
-    uint64_t due = uv_timer_get_due_in(&j->sleep);
-    if (!uv_is_active((uv_handle_t *)&j->sleep) ||
-        (int64_t)due > earliest - now)
-      sleep_until(j, earliest);
-  }
+  (void)now;
+  if (earliest != INT64_MAX) wake_at(j, earliest);
   if (j->ehead) flush_enqueues(j);
   req_done(j);
 }

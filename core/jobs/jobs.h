@@ -57,8 +57,8 @@ typedef struct jobs_job jobs_job_t;
 typedef enum {
   JOBS_OK = 0,      /* succeeded */
   JOBS_FAIL,        /* failed: retry after backoff, or dead when exhausted */
-  JOBS_RETRY_AFTER, /* not a failure: run again after `seconds`; the
-                       attempt is not counted */
+  JOBS_RETRY_AFTER, /* not a failure: run again after `seconds`; never
+                       goes dead (the attempt number still grows) */
 } jobs_outcome_t;
 
 typedef struct {

@@ -51,8 +51,8 @@ static const store_stmt_t sql_done_ok = {
     " WHERE id = ANY($2::bigint[]) AND state = 'running'"
     " AND lease_owner = $3 RETURNING id"};
 
-/* $1 now, $2 next run_at, $3 error, $4 id, $5 1 = retry-after (the attempt
- * does not count), $6 owner */
+/* $1 now, $2 next run_at, $3 error, $4 id, $5 1 = retry-after (never
+ * dead: the handler asked for it), $6 owner */
 static const store_stmt_t sql_done_fail = {
     "jobs_done_fail",
     "UPDATE jobs SET"
@@ -60,7 +60,7 @@ static const store_stmt_t sql_done_fail = {
     " ELSE 'retrying' END,"
     " finished_at = CASE WHEN $5 = 0 AND attempts >= max_attempts THEN $1"
     " ELSE NULL END,"
-    " attempts = attempts - $5, run_at = $2, last_error = $3,"
+    " run_at = $2, last_error = $3,"
     " updated_at = $1, lease_owner = NULL, lease_until = NULL"
     " WHERE id = $4 AND state = 'running' AND lease_owner = $6"
     " RETURNING state",
@@ -69,7 +69,7 @@ static const store_stmt_t sql_done_fail = {
     " THEN 'dead' ELSE 'retrying' END,"
     " finished_at = CASE WHEN $5::int = 0 AND attempts >= max_attempts"
     " THEN $1::bigint ELSE NULL END,"
-    " attempts = attempts - $5::int, run_at = $2, last_error = $3,"
+    " run_at = $2, last_error = $3,"
     " updated_at = $1, lease_owner = NULL, lease_until = NULL"
     " WHERE id = $4 AND state = 'running' AND lease_owner = $6"
     " RETURNING state"};
