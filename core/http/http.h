@@ -59,9 +59,13 @@ typedef struct router_match {
 } router_match_t;
 
 /**
- * Matches path (no query string) against the routes. Literal segments win
- * over parameters. Returns 200 with *m filled, 404 if no pattern matches,
- * 405 if a pattern matches but not for this method (m->allow filled).
+ * Matches path (raw, no query string) against the routes. Among the routes
+ * for this method whose pattern matches, the most specific wins: segment
+ * by segment from the left, a literal beats {param}, which beats {rest*}
+ * (a GET route also answers HEAD unless a HEAD route is as specific).
+ * Returns 200 with *m filled (parameter values point into path), 404 if no
+ * pattern matches, 405 if patterns match but none for this method
+ * (m->allow lists their methods, "GET, HEAD, POST").
  */
 int router_match(const router_t *r, const char *method, const char *path,
                  size_t path_len, router_match_t *m);
