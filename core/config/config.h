@@ -141,6 +141,16 @@ config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs);
 config_t *config_load(const char *path, cfg_errors_t *errs);
 config_t *config_load_mem(const char *name, const char *data, size_t len,
                           cfg_errors_t *errs);
+/**
+ * For --check-config: like config_load(), but returns the configuration
+ * even when errs has entries, so the caller can go on to validate every
+ * instance's options and report all problems at once. Fields with errors
+ * keep their defaults (server.nlisten may be 0); instances without a valid
+ * name and plugin are left out. NULL only when the main file cannot be read
+ * or has a YAML syntax error. Never run a daemon on a result that came with
+ * errors.
+ */
+config_t *config_check(const char *path, cfg_errors_t *errs);
 void config_free(config_t *cfg);
 
 /* ---------------- plugin options ---------------- */

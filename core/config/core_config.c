@@ -503,7 +503,8 @@ static void resolve_sqlite(config_t *cfg, const char *file) {
   free(dir);
 }
 
-config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs) {
+static config_t *build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
+                       int keep) {
   bctx_t c = {.errs = errs};
   config_t *cfg = xcalloc(1, sizeof *cfg);
   cfg->file = xstrdup(file);
@@ -550,11 +551,20 @@ config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs) {
     ERR(&c, pl->mark, "plugins: expected a list of plugin instances, not %s",
         cfg_kind_name(pl));
   }
-  if (c.bad) {
+  if (c.bad && !keep) {
     config_free(cfg);
     return NULL;
   }
   return cfg;
+}
+
+config_t *config_build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs) {
+  return build(doc, file, errs, 0);
+}
+
+config_t *config_check(const char *path, cfg_errors_t *errs) {
+  cfg_doc_t *doc = cfg_doc_load(path, errs);
+  return doc ? build(doc, path, errs, 1) : NULL;
 }
 
 static config_t *finish(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,

@@ -480,6 +480,56 @@ static void deep_nesting_is_bounded(void **state) {
   expect_error(yaml, "t.yaml:1:69: nesting deeper than 64 levels");
 }
 
+static void check_keeps_partial_config(void **state) {
+  (void)state;
+  char *dir = tu_tmpdir();
+  char name[PATH_MAX];
+  snprintf(name, sizeof name, "%s/bad.yaml", dir);
+  tu_write(dir, "bad.yaml",
+           "server:\n"
+           "  listen: \"127.0.0.1:99999\"\n"
+           "  bogus: 1\n"
+           "plugins:\n"
+           "  - name: greeter\n"
+           "    plugin: hello\n"
+           "    options:\n"
+           "      greting: hi\n"
+           "  - plugin: nameless\n");
+  cfg_errors_t e = {0};
+  config_t *cfg = config_check(name, &e);
+  assert_non_null(cfg);
+  assert_int_equal(e.n, 3);
+  assert_int_equal(cfg->server.nlisten, 0);
+  assert_int_equal(cfg->ninstances, 1);
+  assert_string_equal(cfg->instances[0].name, "greeter");
+  /* The caller can go on to check options: errors accumulate. */
+  static const assist_option_t t[] = {
+      {.name = "greeting", .type = ASSIST_OPT_STRING, .min = 1, .max = 0},
+      {.name = NULL}};
+  opt_set_t set;
+  assert_int_equal(opts_validate(t, sizeof t[0], cfg->instances[0].options,
+                                 cfg->instances[0].mark, &set, &e),
+                   -1);
+  assert_int_equal(e.n, 4);
+  char want[PATH_MAX + 64];
+  snprintf(want, sizeof want,
+           "%s:8:7: unknown option 'greting'; did you mean 'greeting'?", name);
+  assert_int_equal(strncmp(e.items[3], want, strlen(want)), 0);
+  config_free(cfg);
+  cfg_errors_free(&e);
+  /* config_load() refuses the same file. */
+  assert_null(config_load(name, &e));
+  assert_int_equal(e.n, 3);
+  cfg_errors_free(&e);
+  /* A syntax error leaves nothing to check. */
+  tu_write(dir, "bad.yaml", "a: [\n");
+  assert_null(config_check(name, &e));
+  assert_int_equal(e.n, 1);
+  cfg_errors_free(&e);
+  tu_rm_rf(dir);
+  free(dir);
+}
+
 static void nul_in_string(void **state) {
   (void)state;
   expect_error("storage: \"sqlite:a\\0b\"\n",
@@ -523,6 +573,7 @@ int main(void) {
       cmocka_unit_test(collects_all_errors),
       cmocka_unit_test(too_many_errors_is_bounded),
       cmocka_unit_test(deep_nesting_is_bounded),
+      cmocka_unit_test(check_keeps_partial_config),
       cmocka_unit_test(nul_in_string),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
