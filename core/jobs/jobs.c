@@ -577,6 +577,11 @@ static void finished(jobs_t *j, comp_t *c, const char *state) {
   if (j->hook) j->hook(j, c->id, c->k->name, state, j->hook_arg);
 }
 
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
 static void committed(store_t *s, int status, const char *errmsg,
                       store_res_t *res, void *arg) {
   (void)s;
@@ -613,13 +618,16 @@ static void committed(store_t *s, int status, const char *errmsg,
   if (cc->has_ok) {
     /* Which successes applied (we still held the lease)? */
     int rows = store_res_rows(res, 0);
+    int64_t *ids = xcalloc((size_t)rows + 1, sizeof(*ids));
+    for (int r = 0; r < rows; r++) ids[r] = store_res_int(res, 0, r, 0);
+    qsort(ids, (size_t)rows, sizeof(*ids), cmp_id);
     for (comp_t *c = cc->list; c; c = c->next) {
       if (c->outcome != JOBS_OK) continue;
-      int hit = 0;
-      for (int r = 0; r < rows && !hit; r++)
-        hit = store_res_int(res, 0, r, 0) == c->id;
+      int hit =
+          bsearch(&c->id, ids, (size_t)rows, sizeof(*ids), cmp_id) != NULL;
       finished(j, c, hit ? "succeeded" : "lost");
     }
+    free(ids);
     stmt = 1;
   }
   for (comp_t *c = cc->list; c; c = c->next) {

@@ -1,0 +1,81 @@
+#!/bin/sh
+# tests/bench/jobs.sh [BUILD_DIR]: end-to-end throughput of no-op jobs.
+#
+# Enqueue N (default 100,000) no-op jobs, run them all, and stop when the
+# last completion is durable, on:
+#   - SQLite (WAL, synchronous=NORMAL: a commit survives kill -9),
+#   - PostgreSQL 15 in a temp dir with fsync=on and synchronous_commit=on,
+#   - Celery 5 + Redis from Debian's packages (a prefork worker with one
+#     process per core), measured from the first enqueue to the N-th result
+#     in the result backend. Redis runs with its defaults (no fsync per
+#     task), which favours Celery.
+# BUILD_DIR holds tests/unit/jobs/jobs_bench (default: build). Everything
+# started here is stopped by PID. Prints a table and a last RESULT line.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BUILD=${1:-$ROOT/build}
+BENCH=$BUILD/tests/unit/jobs/jobs_bench
+N=${BENCH_JOBS:-100000}
+MIG=$ROOT/schemas/sql
+PY=/usr/bin/python3
+[ -x "$BENCH" ] || { echo "missing $BENCH (meson setup + ninja first)" >&2; exit 1; }
+T=$(mktemp -d /tmp/assist-bench.XXXXXX)
+REDIS_PID="" WORKER_PID=""
+cleanup() {
+  [ -n "$WORKER_PID" ] && kill -TERM "$WORKER_PID" 2>/dev/null
+  [ -n "$WORKER_PID" ] && { sleep 1; kill -KILL "$WORKER_PID" 2>/dev/null; }
+  [ -n "$REDIS_PID" ] && kill -TERM "$REDIS_PID" 2>/dev/null
+  [ -d "$T/pg" ] && "$ROOT/tests/harness/pg-stop.sh" "$T"
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+freeport() {
+  $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+echo "== assistd jobs on SQLite ($N no-op jobs)"
+R_SQLITE=$("$BENCH" "sqlite:$T/bench.db" "$MIG" "$N") || { echo "sqlite run failed" >&2; exit 1; }
+echo "$R_SQLITE"
+
+echo "== assistd jobs on PostgreSQL 15 (fsync=on, synchronous_commit=on)"
+OUT=$(ASSIST_PG_DURABLE=1 "$ROOT/tests/harness/pg-start.sh" "$T") || { echo "pg-start failed" >&2; exit 1; }
+PG_URI=$(echo "$OUT" | sed -n 's/^PG_URI=//p')
+R_PG=$("$BENCH" "$PG_URI" "$MIG" "$N") || { echo "postgresql run failed" >&2; exit 1; }
+echo "$R_PG"
+"$ROOT/tests/harness/pg-stop.sh" "$T"
+
+echo "== Celery $($PY -c 'import celery;print(celery.__version__)') + Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"
+RPORT=$(freeport)
+mkdir -p "$T/redis"
+redis-server --port "$RPORT" --bind 127.0.0.1 --dir "$T/redis" --save "" \
+  --daemonize no >"$T/redis.log" 2>&1 &
+REDIS_PID=$!
+i=0
+until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do
+  sleep 0.1; i=$((i+1)); [ $i -gt 100 ] && { echo "redis did not start" >&2; exit 1; }
+done
+export BENCH_REDIS_URL=redis://127.0.0.1:$RPORT
+CONC=$(nproc)
+(cd "$HERE" && exec $PY -m celery -A jobs_celery worker -l WARNING -P prefork \
+  --concurrency "$CONC" --without-gossip --without-mingle --without-heartbeat) \
+  >"$T/celery.log" 2>&1 &
+WORKER_PID=$!
+# The worker is ready when it consumes a first task.
+(cd "$HERE" && $PY -c 'import jobs_celery as c; c.noop.delay().get(timeout=60)') \
+  || { cat "$T/celery.log" >&2; exit 1; }
+R_CEL=$(cd "$HERE" && $PY jobs_celery.py "$N") || { cat "$T/celery.log" >&2; exit 1; }
+echo "$R_CEL"
+
+S=$(field "$R_SQLITE" jobs_per_s)
+P=$(field "$R_PG" jobs_per_s)
+C=$(field "$R_CEL" jobs_per_s)
+printf '\n%-28s %10s %12s\n' "system" "jobs/s" "seconds"
+printf '%-28s %10s %12s\n' "assistd + SQLite" "$S" "$(field "$R_SQLITE" seconds)"
+printf '%-28s %10s %12s\n' "assistd + PostgreSQL" "$P" "$(field "$R_PG" seconds)"
+printf '%-28s %10s %12s\n' "Celery + Redis" "$C" "$(field "$R_CEL" seconds)"
+RS=$(awk -v a="$S" -v b="$C" 'BEGIN{printf "%.1f", a/b}')
+RP=$(awk -v a="$P" -v b="$C" 'BEGIN{printf "%.1f", a/b}')
+echo "RESULT jobs_per_s_sqlite=$S jobs_per_s_pg=$P celery_per_s=$C ratio_sqlite_vs_celery=$RS ratio_pg_vs_celery=$RP"
