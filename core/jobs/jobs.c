@@ -886,12 +886,14 @@ static void hk_done(store_t *s, int status, const char *errmsg,
   for (size_t i = 0; i < store_res_count(res); i++) {
     int cols = store_res_cols(res, i);
     if (cols == 3) { /* expired leases */
-      for (int r = 0; r < store_res_rows(res, i); r++) {
-        const char *st = store_res_text(res, i, r, 2);
-        log_kv(LOG_WARN, "jobs", "lease expired", "#id",
-               store_res_text(res, i, r, 0), "kind",
-               store_res_text(res, i, r, 1), "state", st, NULL);
-        count(j, store_res_text(res, i, r, 1), st);
+      int n = store_res_rows(res, i);
+      for (int r = 0; r < n; r++)
+        count(j, store_res_text(res, i, r, 1), store_res_text(res, i, r, 2));
+      if (n > 0) {
+        char nb[16];
+        snprintf(nb, sizeof(nb), "%d", n);
+        log_kv(LOG_WARN, "jobs", "took over expired leases", "#jobs", nb,
+               "#first_id", store_res_text(res, i, 0, 0), NULL);
       }
       if (store_res_rows(res, i) > 0) jobs_wake(j);
     } else if (cols == 2) { /* depth */

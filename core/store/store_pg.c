@@ -16,17 +16,21 @@
  *  - LISTEN on a dedicated connection, re-issued after reconnecting;
  *  - teardown: uv_poll_stop, PQfinish, then uv_close.
  *
- * Host names in the URI are resolved by libpq itself; give a numeric
- * address or a socket directory (the usual case for a local server) to be
- * sure the connect never blocks on DNS.
+ * DNS: PQconnectStart resolves host names with a blocking getaddrinfo, so
+ * a single host name in the URI is resolved first with uv_getaddrinfo (on
+ * the thread pool) and handed to libpq as hostaddr, keeping host for TLS
+ * and passwords. Socket directories, numeric addresses, an explicit
+ * hostaddr and multi-host lists go to libpq unchanged.
  */
 #include "store_priv.h"
 
 #include "../common/alloc.h"
 #include "../common/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <libpq-fe.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +85,9 @@ struct pgpool {
   int opened;
   int closing;
   int handles;
+  char hostaddr[64]; /* resolved once at open; "" when not needed */
+  uv_getaddrinfo_t gai;
+  int resolving;
 };
 
 static void on_poll(uv_poll_t *h, int status, int events);
@@ -303,8 +310,9 @@ static void connect_step(pgconn_t *c) {
 
 static void conn_start(pgconn_t *c) {
   pgpool_t *p = c->p;
-  const char *keys[] = {"dbname", "application_name", NULL};
-  const char *vals[] = {p->s->uri, "assistd", NULL};
+  const char *keys[] = {"dbname", "application_name",
+                        p->hostaddr[0] ? "hostaddr" : NULL, NULL};
+  const char *vals[] = {p->s->uri, "assistd", p->hostaddr, NULL};
   c->pg = PQconnectStartParams(keys, vals, 1);
   c->state = C_CONNECTING;
   if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -451,7 +459,11 @@ static void start_req(pgconn_t *c, store_req_t *r) {
   c->step = 0;
   c->err_status = 0;
   if (r->nstmts == 0) {
-    finish(c);
+    c->req = NULL;
+    c->state = C_IDLE;
+    store__res_clear(&r->res);
+    push(&c->p->fhead, &c->p->ftail, r);
+    uv_timer_start(&c->p->defer, on_defer, 0, 0);
     return;
   }
   if (r->flags & STORE_TXN)
@@ -650,8 +662,61 @@ static void conn_init(pgpool_t *p, pgconn_t *c, int is_listen) {
   p->handles++;
 }
 
+/* The single host name libpq would resolve itself, or NULL. */
+static char *host_to_resolve(const char *uri) {
+  PQconninfoOption *opts = PQconninfoParse(uri, NULL);
+  if (!opts) return NULL;
+  const char *host = NULL, *hostaddr = NULL;
+  for (PQconninfoOption *o = opts; o->keyword; o++) {
+    if (!strcmp(o->keyword, "host") && o->val && *o->val) host = o->val;
+    if (!strcmp(o->keyword, "hostaddr") && o->val && *o->val) hostaddr = o->val;
+  }
+  char *out = NULL;
+  unsigned char tmp[16];
+  if (host && !hostaddr && host[0] != '/' && host[0] != '@' &&
+      !strchr(host, ',') && inet_pton(AF_INET, host, tmp) != 1 &&
+      inet_pton(AF_INET6, host, tmp) != 1)
+    out = xstrdup(host);
+  PQconninfoFree(opts);
+  return out;
+}
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai) {
+  pgpool_t *p = req->data;
+  p->resolving = 0;
+  p->handles--;
+  /* Prefer IPv4 (servers often listen on 127.0.0.1 only), else IPv6. */
+  const struct addrinfo *pick = NULL;
+  for (const struct addrinfo *a = ai; status == 0 && a; a = a->ai_next)
+    if (a->ai_family == AF_INET && !pick) pick = a;
+  for (const struct addrinfo *a = ai; status == 0 && a && !pick; a = a->ai_next)
+    if (a->ai_family == AF_INET6) pick = a;
+  if (pick && pick->ai_family == AF_INET)
+    uv_ip4_name((const struct sockaddr_in *)pick->ai_addr, p->hostaddr,
+                sizeof(p->hostaddr));
+  else if (pick)
+    uv_ip6_name((const struct sockaddr_in6 *)pick->ai_addr, p->hostaddr,
+                sizeof(p->hostaddr));
+  else if (status == 0)
+    status = UV_EAI_NONAME;
+  if (ai) uv_freeaddrinfo(ai);
+  if (p->closing) {
+    maybe_finish_close(p);
+    return;
+  }
+  if (status < 0) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "cannot resolve the database host: %s",
+             uv_strerror(status));
+    store__set_error(p->s, msg);
+    p->opened = 1;
+    store__opened(p->s, -ENOTCONN, msg);
+    return;
+  }
+  conn_start(&p->conns[0]);
+}
+
 static int pg_open(store_t *s, const char *uri) {
-  (void)uri;
   pgpool_t *p = xcalloc(1, sizeof(*p));
   p->s = s;
   s->be = p;
@@ -661,6 +726,21 @@ static int pg_open(store_t *s, const char *uri) {
   p->defer.data = p;
   p->handles++;
   p->nactive = 1; /* migrations run on one session */
+  char *host = host_to_resolve(uri);
+  if (host) {
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    p->gai.data = p;
+    int rc = uv_getaddrinfo(s->loop, &p->gai, resolved, host, NULL, &hints);
+    free(host);
+    if (rc == 0) {
+      p->resolving = 1;
+      p->handles++; /* the request counts until its callback */
+      return 0;
+    }
+  }
   conn_start(&p->conns[0]);
   return 0;
 }
@@ -709,6 +789,7 @@ static void close_conn(pgconn_t *c) {
 static void pg_close(store_t *s) {
   pgpool_t *p = s->be;
   p->closing = 1;
+  if (p->resolving) uv_cancel((uv_req_t *)&p->gai);
   fail_queue(p, -ECANCELED, "store is closing");
   for (int i = 0; i < POOL_SIZE; i++) close_conn(&p->conns[i]);
   close_conn(&p->listen);

@@ -114,6 +114,34 @@ static void test_migrations_added_and_failed(void **state) {
   tu_env_close(&env);
 }
 
+/* PostgreSQL: a host name is resolved off the loop and used as hostaddr. */
+static void test_pg_host_name(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  if (!env.pg) {
+    tu_env_close(&env);
+    skip();
+  }
+  char uri[512];
+  const char *at = strstr(env.uri, "@127.0.0.1:");
+  assert_non_null(at);
+  snprintf(uri, sizeof(uri), "%.*s@localhost:%s", (int)(at - env.uri), env.uri,
+           at + strlen("@127.0.0.1:"));
+  store_t *s2 = NULL;
+  char msg[256];
+  assert_int_equal(tu_open(&env.loop, uri, NULL, &s2, msg, sizeof(msg)), 0);
+  assert_int_equal(tu_int(&env.loop, s2, "SELECT 7"), 7);
+  tu_close_store(&env.loop, s2);
+  /* An unknown name fails the open cleanly. */
+  snprintf(uri, sizeof(uri), "%.*s@no-such-host.invalid:%s",
+           (int)(at - env.uri), env.uri, at + strlen("@127.0.0.1:"));
+  s2 = NULL;
+  assert_true(tu_open(&env.loop, uri, NULL, &s2, msg, sizeof(msg)) < 0);
+  assert_null(s2);
+  tu_env_close(&env);
+}
+
 static void test_bad_uri(void **state) {
   (void)state;
   uv_loop_t loop;
@@ -344,6 +372,7 @@ int main(void) {
       cmocka_unit_test(test_migrations_idempotent),
       cmocka_unit_test(test_migrations_added_and_failed),
       cmocka_unit_test(test_bad_uri),
+      cmocka_unit_test(test_pg_host_name),
       cmocka_unit_test(test_kv_crud),
       cmocka_unit_test(test_txn_rollback),
       cmocka_unit_test(test_many_requests),
