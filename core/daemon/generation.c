@@ -12,7 +12,9 @@
 typedef struct plan {
   const cfg_instance_t *ci;
   instance_t *inst;
-  int created; /* 1: new in this generation (rolled back on failure) */
+  int created;     /* 1: new in this generation (rolled back on failure) */
+  int reconfigure; /* 1: carried over; opts to apply once all else passed */
+  opt_set_t opts;
 } plan_t;
 
 static instance_t *find_instance(const generation_t *g, const char *name) {
@@ -66,16 +68,14 @@ static int plan_instance(assistd_t *d, const cfg_instance_t *ci,
   p->ci = ci;
   instance_t *prev = find_instance(old, ci->name);
   if (prev && instance_lib(prev) == lib) {
-    if (opts_equal(instance_opts(prev), &opts)) {
+    const assist_plugin_t *pd = instance_desc(prev);
+    int same = opts_equal(instance_opts(prev), &opts);
+    if (same || ((pd->flags & ASSIST_PLUGIN_RELOADABLE) && pd->reconfigure &&
+                 opts_diff_reloadable(instance_opts(prev), &opts))) {
       p->inst = prev;
-    } else if (opts_diff_reloadable(instance_opts(prev), &opts) &&
-               instance_reconfigure(prev, &opts) == 0) {
-      log_kv(LOG_INFO, "plugin", "instance reconfigured in place", "instance",
-             ci->name, NULL);
-      p->inst = prev;
-    }
-    if (p->inst) {
-      opts_free(&opts);
+      p->reconfigure = !same;
+      if (same) opts_free(&opts);
+      else p->opts = opts;
       plugin_lib_put(lib);
       return 0;
     }
@@ -154,6 +154,28 @@ generation_t *generation_build(assistd_t *d, config_t *cfg,
       failed = 1;
     }
   }
+  /* Last, so a failure anywhere above leaves running instances untouched;
+   * a reconfigure that fails undoes the ones applied before it. */
+  size_t applied = 0;
+  for (; applied < nplans && !failed; applied++) {
+    plan_t *p = &plans[applied];
+    if (!p->reconfigure) continue;
+    int rc = instance_reconfigure(p->inst, &p->opts);
+    if (rc != 0) {
+      cfg_error(errs, p->ci->mark, "instance '%s': reconfigure failed: %s",
+                p->ci->name, host_api.strerror(rc));
+      failed = 1;
+      break;
+    }
+    log_kv(LOG_INFO, "plugin", "instance reconfigured in place", "instance",
+           p->ci->name, NULL);
+  }
+  if (failed) {
+    while (applied-- > 0)
+      if (plans[applied].reconfigure)
+        instance_reconfigure(plans[applied].inst, &plans[applied].opts);
+  }
+  for (size_t i = 0; i < nplans; i++) opts_free(&plans[i].opts);
   if (failed) {
     for (size_t i = 0; i < nplans; i++) {
       if (!plans[i].created) continue;

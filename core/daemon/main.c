@@ -153,6 +153,8 @@ static void http_drained(void *arg) {
   generation_t *g = d->current;
   d->current = NULL;
   generation_release(g);
+  http_server_free(d->http);
+  d->http = NULL;
   uv_close((uv_handle_t *)&d->sig_hup, on_signal_closed);
   uv_close((uv_handle_t *)&d->sig_term, on_signal_closed);
   uv_close((uv_handle_t *)&d->sig_int, on_signal_closed);
@@ -177,7 +179,9 @@ static void on_signal(uv_signal_t *h, int signum) {
 
 static int check_config(const char *path) {
   cfg_errors_t errs = {0};
-  config_t *cfg = config_load(path, &errs);
+  /* A partial configuration even with errors, so that plugin option errors
+   * are reported in the same run as the core ones. */
+  config_t *cfg = config_check(path, &errs);
   if (cfg) {
     for (size_t i = 0; i < cfg->ninstances; i++) {
       const cfg_instance_t *ci = &cfg->instances[i];
@@ -303,8 +307,6 @@ static int run(assistd_t *d, const char *log_format, const char *log_level) {
 
   uv_run(loop, UV_RUN_DEFAULT);
 
-  http_server_free(d->http);
-  uv_run(loop, UV_RUN_DEFAULT);
   for (size_t i = 0; i < d->nbound; i++) free(d->bound[i].host);
   free(d->bound);
   int rc = uv_loop_close(loop);

@@ -131,8 +131,13 @@ static void put_num(buf_t *out, double v) {
     buf_puts(out, v > 0 ? "+Inf" : "-Inf");
   else if (v == (double)(long long)v && fabs(v) < 1e15)
     buf_printf(out, "%lld", (long long)v);
-  else
-    buf_printf(out, "%.17g", v);
+  else {
+    /* Shortest form that reads back as the same double. */
+    char tmp[32];
+    snprintf(tmp, sizeof tmp, "%.15g", v);
+    if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
+    buf_puts(out, tmp);
+  }
 }
 
 static void put_series(buf_t *out, const char *name, const char *suffix,

@@ -62,8 +62,7 @@ int instance_reconfigure(instance_t *inst, opt_set_t *opts) {
     inst->opts = old;
     return rc;
   }
-  opts_free(&old);
-  memset(opts, 0, sizeof *opts);
+  *opts = old;
   return 0;
 }
 
@@ -74,6 +73,10 @@ static void handle_closed(uv_handle_t *h) {
   if (--inst->handles_open > 0) return;
   void (*done)(void *) = inst->close_done;
   void *arg = inst->close_arg;
+  /* Unmap the image only here, from the loop: finish_close may run inside a
+   * call into the plugin (its stop() calling done), which must be able to
+   * return into its own code. */
+  plugin_lib_put(inst->lib);
   pthread_mutex_destroy(&inst->post_lock);
   free(inst->name);
   free(inst);
@@ -100,9 +103,7 @@ static void finish_close(instance_t *inst) {
   }
   inst->metrics = NULL;
   opts_free(&inst->opts);
-  /* Last: no plugin code may run after its image is unmapped. */
-  plugin_lib_put(inst->lib);
-  inst->lib = NULL;
+  inst->finished = 1;
   uv_close((uv_handle_t *)&inst->async, handle_closed);
   uv_close((uv_handle_t *)&inst->deadline, handle_closed);
 }
@@ -115,7 +116,7 @@ static void stop_timers_and_work(instance_t *inst) {
 
 /* Called whenever something the close waits for may have finished. */
 static void maybe_finish(instance_t *inst) {
-  if (inst->destroyed && inst->lib == NULL) return; /* already finished */
+  if (inst->finished) return;
   if (!inst->stop_done || inst->nworks > 0) return;
   uv_timer_stop(&inst->deadline);
   finish_close(inst);

@@ -55,8 +55,9 @@ instance_t *instance_create(uv_loop_t *loop, const char *name,
 int instance_start(instance_t *inst);
 /**
  * Applies new options in place (only RELOADABLE ones differ): swaps them in
- * and calls reconfigure(); on failure the old options are restored.
- * opts: moved on success.
+ * and calls reconfigure(). On success *opts receives the previous options
+ * (the caller frees them, or swaps them back the same way to undo); on
+ * failure nothing changes.
  */
 int instance_reconfigure(instance_t *inst, opt_set_t *opts);
 /**

@@ -64,7 +64,7 @@ struct assist_instance {
 
   /* closing */
   uv_timer_t deadline;
-  int stop_called, stop_done, destroyed;
+  int stop_called, stop_done, destroyed, finished;
   void (*close_done)(void *);
   void *close_arg;
   int handles_open;

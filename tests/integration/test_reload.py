@@ -152,8 +152,10 @@ def test_listen_address_change():
     with Daemon(cfg(hello("a", "/a"))) as d:
         old = d.port
         new = free_port()
-        d.reload(cfg(hello("a", "/a"), listen="127.0.0.1:%d" % new))
+        d.write_config(cfg(hello("a", "/a"), listen="127.0.0.1:%d" % new))
+        d.proc.send_signal(signal.SIGHUP)
         d.port = new
+        wait_for(d.healthy, 10, "the new address")
         assert greet(d, "/a/x")[0] == 200
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", old)) != 0
