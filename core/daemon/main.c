@@ -13,7 +13,6 @@
 #include "common/log.h"
 #include "metrics/metrics.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <getopt.h>
 #include <signal.h>
@@ -376,12 +375,11 @@ int main(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
-  /* Before any thread starts: libcurl's global state, and a thread pool
-   * big enough that plugin work cannot starve file and DNS requests. */
-  curl_global_init(CURL_GLOBAL_DEFAULT);
+  /* Before any thread starts: a thread pool big enough that plugin work
+   * cannot starve file and DNS requests. */
+  /* libcurl is initialised by the services that use it (httpc), not here:
+   * its TLS set-up alone costs megabytes of resident memory. */
   setenv("UV_THREADPOOL_SIZE", "8", 0);
   signal(SIGPIPE, SIG_IGN);
-  int rc = run(&d, log_format, log_level);
-  curl_global_cleanup();
-  return rc;
+  return run(&d, log_format, log_level);
 }
