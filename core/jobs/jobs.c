@@ -659,16 +659,16 @@ static void flush_completions(jobs_t *j) {
   last->next = NULL;
   j->ncomp -= n;
   cc->list = list;
-  int pg = store_backend(j->s) == STORE_PG;
   int64_t now = store_now_ms();
   buf_t ids = {0};
-  buf_puts(&ids, pg ? "{" : "[");
+  buf_puts(&ids, "[");
   for (comp_t *c = list; c; c = c->next) {
     if (c->outcome != JOBS_OK) continue;
-    buf_printf(&ids, "%s%lld", cc->has_ok ? "," : "", (long long)c->id);
+    buf_printf(&ids, "%s[%lld,%d]", cc->has_ok ? "," : "", (long long)c->id,
+               c->attempt);
     cc->has_ok = 1;
   }
-  buf_puts(&ids, pg ? "}" : "]");
+  buf_puts(&ids, "]");
   int nfail = 0;
   for (comp_t *c = list; c; c = c->next) nfail += c->outcome != JOBS_OK;
   store_req_t *r = store_req_new(j->s, cc->has_ok + nfail > 1 ? STORE_TXN : 0);
@@ -692,6 +692,7 @@ static void flush_completions(jobs_t *j) {
     store_req_bind_int(r, c->id);
     store_req_bind_int(r, c->outcome == JOBS_RETRY_AFTER ? 1 : 0);
     store_req_bind_text(r, j->owner);
+    store_req_bind_int(r, c->attempt);
   }
   j->commit_inflight = 1;
   req_submit(j, r, committed, cc);

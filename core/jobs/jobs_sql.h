@@ -39,20 +39,23 @@ static const store_stmt_t sql_next_fire = {
     "jobs_next_fire",
     "SELECT min(next_fire_at) FROM job_schedules WHERE enabled = 1", NULL};
 
-/* $1 now, $2 id list, $3 owner */
+/* $1 now, $2 (id, attempt) pairs, $3 owner. The attempt fences a run
+ * whose lease expired and was claimed again (even by this process). */
 static const store_stmt_t sql_done_ok = {
     "jobs_done_ok",
     "UPDATE jobs SET state = 'succeeded', finished_at = $1, updated_at = $1,"
     " lease_owner = NULL, lease_until = NULL, last_error = NULL"
-    " WHERE id IN (SELECT value FROM json_each($2)) AND state = 'running'"
-    " AND lease_owner = $3 RETURNING id",
+    " WHERE (id, attempts) IN (SELECT json_extract(value, '$[0]'),"
+    " json_extract(value, '$[1]') FROM json_each($2))"
+    " AND state = 'running' AND lease_owner = $3 RETURNING id",
     "UPDATE jobs SET state = 'succeeded', finished_at = $1, updated_at = $1,"
     " lease_owner = NULL, lease_until = NULL, last_error = NULL"
-    " WHERE id = ANY($2::bigint[]) AND state = 'running'"
-    " AND lease_owner = $3 RETURNING id"};
+    " WHERE (id, attempts) IN (SELECT (e->>0)::bigint, (e->>1)::int"
+    " FROM jsonb_array_elements($2::jsonb) AS e)"
+    " AND state = 'running' AND lease_owner = $3 RETURNING id"};
 
 /* $1 now, $2 next run_at, $3 error, $4 id, $5 1 = retry-after (never
- * dead: the handler asked for it), $6 owner */
+ * dead: the handler asked for it), $6 owner, $7 attempt */
 static const store_stmt_t sql_done_fail = {
     "jobs_done_fail",
     "UPDATE jobs SET"
@@ -63,7 +66,7 @@ static const store_stmt_t sql_done_fail = {
     " run_at = $2, last_error = $3,"
     " updated_at = $1, lease_owner = NULL, lease_until = NULL"
     " WHERE id = $4 AND state = 'running' AND lease_owner = $6"
-    " RETURNING state",
+    " AND attempts = $7 RETURNING state",
     "UPDATE jobs SET"
     " state = CASE WHEN $5::int = 0 AND attempts >= max_attempts"
     " THEN 'dead' ELSE 'retrying' END,"
@@ -72,7 +75,7 @@ static const store_stmt_t sql_done_fail = {
     " run_at = $2, last_error = $3,"
     " updated_at = $1, lease_owner = NULL, lease_until = NULL"
     " WHERE id = $4 AND state = 'running' AND lease_owner = $6"
-    " RETURNING state"};
+    " AND attempts = $7 RETURNING state"};
 
 /* $1 lease_until, $2 owner */
 static const store_stmt_t sql_heartbeat = {

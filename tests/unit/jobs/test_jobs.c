@@ -541,6 +541,66 @@ static void test_schedule_no_duplicates_across_restart(void **state) {
   fx_free(f);
 }
 
+static void test_heartbeat_keeps_lease(void **state) {
+  (void)state;
+  fx_t *f = fx_new();
+  f->mode = M_HOLD;
+  /* Leases of 600 ms, swept every 100 ms: without heartbeats the held job
+   * would be taken over and handed to the handler a second time. */
+  jobs_opts_t o = {.lease_ms = 600, .poll_ms = 100};
+  fx_engine(f, &o, NULL);
+  enqueue(f, "{}", NULL, 0, 0);
+  WAIT_UNTIL(&f->env.loop, f->nheld >= 1);
+  tu_run_for(&f->env.loop, 2000);
+  assert_int_equal(f->calls, 1);
+  assert_int_equal(count_state(f, "running"), 1);
+  release_all(f);
+  WAIT_UNTIL(&f->env.loop, f->done_ok >= 1);
+  fx_free(f);
+}
+
+/* PostgreSQL only: a job enqueued by another process wakes this one
+ * through LISTEN/NOTIFY (its safety poll is far longer than the guard). */
+static void other_enq_cb(jobs_t *j, int status, int64_t id, int existed,
+                         void *arg) {
+  (void)j;
+  (void)id;
+  (void)existed;
+  *(int *)arg = status == 0 ? 1 : -1;
+}
+
+static void test_notify_wakes_other_process(void **state) {
+  (void)state;
+  fx_t *f = fx_new();
+  if (!f->env.pg) {
+    fx_free(f);
+    skip();
+  }
+  jobs_opts_t o = {.poll_ms = 10 * 60 * 1000};
+  fx_engine(f, &o, NULL);
+  tu_run_for(&f->env.loop, 300); /* settle: the engine is asleep */
+  /* The other "process": its own store connections and engine, which
+   * does not handle kind t. */
+  store_t *s2 = NULL;
+  char msg[256];
+  assert_int_equal(
+      tu_open(&f->env.loop, f->env.uri, tu_migrations(), &s2, msg, sizeof(msg)),
+      0);
+  jobs_t *other = jobs_new(s2, NULL);
+  int enq = 0;
+  jobs_spec_t sp = {.kind = "t", .payload = "{\"from\":\"other\"}"};
+  jobs_enqueue(other, &sp, other_enq_cb, &enq);
+  WAIT_UNTIL(&f->env.loop, enq != 0);
+  assert_int_equal(enq, 1);
+  WAIT_UNTIL(&f->env.loop, f->done_ok >= 1);
+  assert_string_equal(f->last_payload, "{\"from\":\"other\"}");
+  int done = 0;
+  jobs_close(other, tu_closed, &done);
+  tu_run_until(&f->env.loop, &done);
+  tu_close_store(&f->env.loop, s2);
+  fx_free(f);
+}
+
 /* PostgreSQL only: the server goes away and comes back. */
 static int harness(const char *what) {
   const char *dir = getenv("ASSIST_TEST_PG_DIR");
@@ -597,6 +657,8 @@ int main(void) {
       cmocka_unit_test(test_lease_takeover),
       cmocka_unit_test(test_schedule_interval),
       cmocka_unit_test(test_schedule_no_duplicates_across_restart),
+      cmocka_unit_test(test_heartbeat_keeps_lease),
+      cmocka_unit_test(test_notify_wakes_other_process),
       cmocka_unit_test(test_db_away_and_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

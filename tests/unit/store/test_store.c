@@ -366,6 +366,44 @@ static void test_many_requests(void **state) {
   tu_env_close(&env);
 }
 
+/* Closing with requests queued: every callback runs (done or cancelled)
+ * and every handle closes. */
+typedef struct {
+  int ok, cancelled, other;
+} close_r_t;
+
+static void close_cb(store_t *s, int status, const char *errmsg,
+                     store_res_t *res, void *arg) {
+  (void)s;
+  (void)errmsg;
+  (void)res;
+  close_r_t *r = arg;
+  if (status == 0)
+    r->ok++;
+  else if (status == -ECANCELED)
+    r->cancelled++;
+  else
+    r->other++;
+}
+
+static void test_close_with_pending(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  close_r_t r = {0};
+  for (int i = 0; i < 200; i++) {
+    store_req_t *q = store_req_new(env.s, 0);
+    store_req_stmt(q, &echo);
+    store_req_bind_int(q, i);
+    store_req_submit(q, close_cb, &r);
+  }
+  tu_close_store(&env.loop, env.s);
+  env.s = NULL;
+  assert_int_equal(r.ok + r.cancelled, 200);
+  assert_int_equal(r.other, 0);
+  tu_env_close(&env);
+}
+
 int main(void) {
   unused_helpers();
   const struct CMUnitTest tests[] = {
@@ -376,6 +414,7 @@ int main(void) {
       cmocka_unit_test(test_kv_crud),
       cmocka_unit_test(test_txn_rollback),
       cmocka_unit_test(test_many_requests),
+      cmocka_unit_test(test_close_with_pending),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
