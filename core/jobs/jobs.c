@@ -409,7 +409,9 @@ static void claimed(store_t *s, int status, const char *errmsg,
   free(c->asked);
   free(c);
   if (!j->closing) {
-    if (j->next_fire < due) due = j->next_fire;
+    /* While schedules are being fired their old next time is stale; the
+     * firing wakes the engine when done. */
+    if (!j->sched_inflight && j->next_fire < due) due = j->next_fire;
     if (full || j->pump_again) {
       j->pump_again = 0;
       uv_timer_start(&j->sleep, on_sleep, 0, 0);
@@ -978,11 +980,10 @@ static void sched_advanced(store_t *s, int status, const char *errmsg,
       log_kv(LOG_WARN, "jobs", "schedule firing failed", "error", errmsg, NULL);
     j->next_fire = store_now_ms() + 1000;
   } else {
-    /* Statements come in threes: insert, advance, (lookup). */
-    for (size_t i = 0; i < store_res_count(res); i += 2)
-      if (store_res_cols(res, i) == 1 && store_res_rows(res, i) == 1) {
-        j->st.enqueued++;
-      }
+    /* Statements come in pairs (insert, advance), then NOTIFY on
+     * PostgreSQL; an insert returns a row unless the fire existed. */
+    for (size_t i = 0; i + 1 < store_res_count(res); i += 2)
+      if (store_res_rows(res, i) == 1) j->st.enqueued++;
   }
   jobs_wake(j);
   req_done(j);
@@ -1046,7 +1047,7 @@ static void sched_loaded(store_t *s, int status, const char *errmsg,
     store_req_bind_int(r, now);
     store_req_bind_text(r, name);
     store_req_bind_int(r, old);
-    count(j, kind, "scheduled");
+    count(j, kind, "queued");
   }
   if (store_backend(j->s) == STORE_PG) store_req_stmt(r, &sql_notify);
   req_submit(j, r, sched_advanced, j);

@@ -85,7 +85,8 @@ typedef void (*jobs_handler_cb)(jobs_job_t *job, void *arg);
 typedef void (*jobs_close_cb)(void *arg);
 
 /** Creates an engine on an open store (borrowed; must outlive the engine).
- * opts may be NULL. Does not claim anything before jobs_start. */
+ * One engine per store (it owns the store's LISTEN). opts may be NULL.
+ * Does not claim anything before jobs_start. */
 jobs_t *jobs_new(store_t *s, const jobs_opts_t *opts);
 /** Registers a handler for kind (copied). opts may be NULL. Returns 0,
  * -EEXIST, or -EINVAL for a kind not matching [A-Za-z0-9_.:-]{1,64}. */
