@@ -60,6 +60,7 @@ typedef struct enq {
   jobs_enqueue_cb cb;
   void *arg;
   struct enq *leader; /* same key earlier in the batch */
+  int bad;            /* invalid spec: reported as -EINVAL */
   int64_t id;
   int existed;
   struct enq *next;
@@ -717,9 +718,10 @@ void jobs_enqueue(jobs_t *j, const jobs_spec_t *spec, jobs_enqueue_cb cb,
   e->max_attempts = spec->max_attempts > 0 ? spec->max_attempts : 5;
   e->cb = cb;
   e->arg = arg;
-  if (e->key)
+  e->bad = !valid_kind(e->kind) || (e->key && !*e->key);
+  if (e->key && !e->bad)
     for (enq_t *o = j->ehead; o; o = o->next)
-      if (o->key && !o->leader && strcmp(o->key, e->key) == 0) {
+      if (o->key && !o->leader && !o->bad && strcmp(o->key, e->key) == 0) {
         e->leader = o;
         break;
       }
@@ -766,7 +768,7 @@ static void enqueued(store_t *s, int status, const char *errmsg,
   size_t stmt = 0;
   int row = 0;
   for (enq_t *e = ec->list; e; e = e->next) {
-    if (e->leader) continue;
+    if (e->leader || e->bad) continue;
     if (status == 0) {
       if (pg) {
         e->id = store_res_int(res, 0, row, 1);
@@ -789,6 +791,10 @@ static void enqueued(store_t *s, int status, const char *errmsg,
     if (e->leader) {
       e->id = e->leader->id;
       e->existed = 1;
+    }
+    if (e->bad) {
+      if (e->cb) e->cb(j, -EINVAL, 0, 0, e->arg);
+      continue;
     }
     if (e->cb) e->cb(j, status, status ? 0 : e->id, e->existed, e->arg);
   }
@@ -823,7 +829,7 @@ static void flush_enqueues(jobs_t *j) {
     buf_puts(&js, "[");
     int first = 1;
     for (enq_t *e = list; e; e = e->next) {
-      if (e->leader) continue;
+      if (e->leader || e->bad) continue;
       buf_puts(&js, first ? "{\"k\":" : ",{\"k\":");
       first = 0;
       buf_json_str(&js, e->kind, strlen(e->kind));
@@ -850,7 +856,7 @@ static void flush_enqueues(jobs_t *j) {
   } else {
     r = store_req_new(j->s, STORE_TXN);
     for (enq_t *e = list; e; e = e->next) {
-      if (e->leader) continue;
+      if (e->leader || e->bad) continue;
       store_req_stmt(r, &sql_insert);
       store_req_bind_text(r, e->kind);
       store_req_bind_text(r, e->payload);

@@ -130,7 +130,8 @@ typedef struct {
 typedef void (*jobs_enqueue_cb)(jobs_t *j, int status, int64_t id, int existed,
                                 void *arg);
 /** spec strings are copied. Enqueues are group-committed; cb (may be
- * NULL) runs once the job is durable. */
+ * NULL) runs once the job is durable, with -EINVAL for an invalid kind or
+ * an empty idempotency key, -ENOTCONN when the database is unreachable. */
 void jobs_enqueue(jobs_t *j, const jobs_spec_t *spec, jobs_enqueue_cb cb,
                   void *arg);
 

@@ -259,6 +259,88 @@ static void test_idempotency(void **state) {
   fx_free(f);
 }
 
+typedef struct {
+  int done, status;
+} st_r_t;
+
+static void st_cb(jobs_t *j, int status, void *arg) {
+  (void)j;
+  st_r_t *r = arg;
+  r->status = status;
+  r->done = 1;
+}
+
+typedef struct {
+  int done, status;
+  size_t n;
+  int64_t ids[8];
+  char states[8][16];
+} list_r_t;
+
+static void list_cb(jobs_t *j, int status, const jobs_info_t *items, size_t n,
+                    void *arg) {
+  (void)j;
+  list_r_t *r = arg;
+  r->status = status;
+  r->n = n;
+  for (size_t i = 0; i < n && i < 8; i++) {
+    r->ids[i] = items[i].id;
+    snprintf(r->states[i], sizeof(r->states[i]), "%s", items[i].state);
+  }
+  r->done = 1;
+}
+
+static void test_list_counts_metrics_invalid(void **state) {
+  (void)state;
+  fx_t *f = fx_new();
+  jobs_opts_t o = {.poll_ms = 100};
+  fx_engine(f, &o, NULL);
+  int64_t later = store_now_ms() + 3600 * 1000;
+  int64_t ids[5];
+  for (int i = 0; i < 5; i++) ids[i] = enqueue(f, "{}", NULL, later, 0).id;
+  enq_r_t bad = {0};
+  jobs_spec_t bs = {.kind = "no spaces allowed"};
+  jobs_enqueue(f->j, &bs, enq_cb, &bad);
+  tu_run_until(&f->env.loop, &bad.done);
+  assert_int_equal(bad.status, -EINVAL);
+  st_r_t c = {0};
+  jobs_cancel(f->j, ids[1], st_cb, &c);
+  tu_run_until(&f->env.loop, &c.done);
+  /* Pages by id, filtered by state and kind. */
+  list_r_t l = {0};
+  jobs_list(f->j, "queued", "t", 0, 2, list_cb, &l);
+  tu_run_until(&f->env.loop, &l.done);
+  assert_int_equal(l.status, 0);
+  assert_int_equal(l.n, 2);
+  assert_int_equal(l.ids[0], ids[0]);
+  assert_int_equal(l.ids[1], ids[2]);
+  list_r_t l2 = {0};
+  jobs_list(f->j, "queued", NULL, l.ids[1], 10, list_cb, &l2);
+  tu_run_until(&f->env.loop, &l2.done);
+  assert_int_equal(l2.n, 2);
+  assert_int_equal(l2.ids[0], ids[3]);
+  list_r_t l3 = {0};
+  jobs_list(f->j, NULL, "other", 0, 10, list_cb, &l3);
+  tu_run_until(&f->env.loop, &l3.done);
+  assert_int_equal(l3.n, 0);
+  list_r_t l4 = {0};
+  jobs_list(f->j, "cancelled", NULL, 0, 10, list_cb, &l4);
+  tu_run_until(&f->env.loop, &l4.done);
+  assert_int_equal(l4.n, 1);
+  assert_string_equal(l4.states[0], "cancelled");
+  /* The queue depth gauge follows (refreshed every poll_ms). */
+  metric_t *d =
+      metrics_family(METRIC_GAUGE, "assist_jobs_queue_depth", "", NULL, 0);
+  WAIT_UNTIL(&f->env.loop, metric_value(d, "kind=\"t\"") == 4);
+  buf_t out = {0};
+  metrics_render(&out);
+  assert_non_null(strstr(out.data, "assist_jobs_queue_depth{kind=\"t\"} 4"));
+  assert_non_null(
+      strstr(out.data, "assist_jobs_total{kind=\"t\",state=\"cancelled\"} 1"));
+  buf_free(&out);
+  fx_free(f);
+}
+
 static void test_retry_backoff_dead(void **state) {
   (void)state;
   fx_t *f = fx_new();
@@ -281,17 +363,6 @@ static void test_retry_backoff_dead(void **state) {
       metrics_family(METRIC_COUNTER, "assist_job_failures_total", "", NULL, 0);
   assert_int_equal(metric_value(m, "kind=\"t\""), 3);
   fx_free(f);
-}
-
-typedef struct {
-  int done, status;
-} st_r_t;
-
-static void st_cb(jobs_t *j, int status, void *arg) {
-  (void)j;
-  st_r_t *r = arg;
-  r->status = status;
-  r->done = 1;
 }
 
 static void test_cancel_retry(void **state) {
@@ -649,6 +720,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_enqueue_run_complete),
       cmocka_unit_test(test_idempotency),
+      cmocka_unit_test(test_list_counts_metrics_invalid),
       cmocka_unit_test(test_retry_backoff_dead),
       cmocka_unit_test(test_cancel_retry),
       cmocka_unit_test(test_concurrency_limit),
