@@ -76,6 +76,7 @@ struct jobs {
   jobs_close_cb close_cb;
   void *close_arg;
   int handles, handles_closing;
+  int listening; /* this engine owns the store's LISTEN callback */
 
   uv_timer_t sleep;  /* next due job / schedule / safety poll */
   uv_timer_t tick;   /* timeouts, heartbeats, lease expiry, depth */
@@ -196,7 +197,8 @@ jobs_t *jobs_new(store_t *s, const jobs_opts_t *opts) {
   j->m_fail =
       metrics_family(METRIC_COUNTER, "assist_job_failures_total",
                      "Failed job runs (including timeouts) by kind.", NULL, 0);
-  if (store_backend(s) == STORE_PG) store_listen(s, "assist_jobs", notified, j);
+  if (store_backend(s) == STORE_PG)
+    j->listening = store_listen(s, "assist_jobs", notified, j) == 0;
   return j;
 }
 
@@ -286,6 +288,7 @@ static void maybe_closed(jobs_t *j) {
 void jobs_close(jobs_t *j, jobs_close_cb cb, void *arg) {
   if (j->closing) return;
   j->closing = 1;
+  if (j->listening) store_unlisten(j->s);
   j->close_cb = cb;
   j->close_arg = arg;
   uv_timer_stop(&j->sleep);
@@ -755,6 +758,24 @@ static void free_enqs(enq_t *e) {
   }
 }
 
+/* PostgreSQL: a key inserted by a concurrent transaction is invisible to
+ * the batch statement's snapshot; look those up once it has finished. */
+static void resolved_keys(store_t *s, int status, const char *errmsg,
+                          store_res_t *res, void *arg) {
+  (void)s;
+  (void)errmsg;
+  enq_ctx_t *ec = arg;
+  jobs_t *j = ec->j;
+  size_t i = 0;
+  for (enq_t *e = ec->list; e; e = e->next, i++) {
+    int64_t id = status == 0 ? store_res_int(res, i, 0, 0) : 0;
+    if (e->cb) e->cb(j, status == 0 && id == 0 ? -EIO : status, id, 1, e->arg);
+  }
+  free_enqs(ec->list);
+  free(ec);
+  req_done(j);
+}
+
 static void enqueued(store_t *s, int status, const char *errmsg,
                      store_res_t *res, void *arg) {
   (void)s;
@@ -787,6 +808,21 @@ static void enqueued(store_t *s, int status, const char *errmsg,
       }
     }
   }
+  enq_t *unresolved = NULL, **utail = &unresolved;
+  for (enq_t **pp = &ec->list; *pp;) {
+    enq_t *e = *pp;
+    int lost = status == 0 && pg && !e->bad &&
+               (e->leader ? e->leader->existed && e->leader->id == 0
+                          : e->existed && e->id == 0);
+    if (lost) {
+      *pp = e->next; /* moved to the follow-up lookup */
+      e->next = NULL;
+      *utail = e;
+      utail = &e->next;
+      continue;
+    }
+    pp = &e->next;
+  }
   for (enq_t *e = ec->list; e; e = e->next) {
     if (e->leader) {
       e->id = e->leader->id;
@@ -799,7 +835,17 @@ static void enqueued(store_t *s, int status, const char *errmsg,
     if (e->cb) e->cb(j, status, status ? 0 : e->id, e->existed, e->arg);
   }
   free_enqs(ec->list);
-  free(ec);
+  if (unresolved) {
+    store_req_t *r = store_req_new(j->s, 0);
+    for (enq_t *e = unresolved; e; e = e->next) {
+      store_req_stmt(r, &sql_by_key);
+      store_req_bind_text(r, e->key);
+    }
+    ec->list = unresolved;
+    req_submit(j, r, resolved_keys, ec);
+  } else {
+    free(ec);
+  }
   (void)now;
   if (earliest != INT64_MAX) wake_at(j, earliest);
   if (j->ehead) flush_enqueues(j);

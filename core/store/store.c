@@ -121,11 +121,16 @@ int store_listen(store_t *s, const char *channel, store_notify_cb cb,
   for (const char *p = channel; *p; p++)
     if (!(*p == '_' || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
       return -EINVAL;
-  free(s->listen_channel);
+  if (s->listen_channel) return -EALREADY;
   s->listen_channel = xstrdup(channel);
   s->notify_cb = cb;
   s->notify_arg = arg;
   return s->ops->listen(s, channel);
+}
+
+void store_unlisten(store_t *s) {
+  s->notify_cb = NULL;
+  s->notify_arg = NULL;
 }
 
 /* ---- requests ---- */

@@ -151,6 +151,9 @@ typedef void (*store_notify_cb)(store_t *s, const char *channel,
  * Returns -ENOTSUP on SQLite (one process per database file). */
 int store_listen(store_t *s, const char *channel, store_notify_cb cb,
                  void *arg);
+/** Stops delivering notifications (the connection stays; one channel per
+ * store: a second store_listen returns -EALREADY). */
+void store_unlisten(store_t *s);
 
 /* ---- plugin-scoped key-value area (table kv) ---- */
 

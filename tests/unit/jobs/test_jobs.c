@@ -672,6 +672,68 @@ static void test_notify_wakes_other_process(void **state) {
   fx_free(f);
 }
 
+/* PostgreSQL only: two processes enqueue the same keys at the same time;
+ * both learn the one id of each key. */
+typedef struct {
+  int64_t id;
+  int status;
+  int *left;
+} race_t;
+
+static void race_cb(jobs_t *j, int status, int64_t id, int existed, void *arg) {
+  (void)j;
+  (void)existed;
+  race_t *r = arg;
+  r->id = id;
+  r->status = status;
+  (*r->left)--;
+}
+
+static void test_same_keys_two_processes(void **state) {
+  (void)state;
+  fx_t *f = fx_new();
+  if (!f->env.pg) {
+    fx_free(f);
+    skip();
+  }
+  store_t *s2 = NULL;
+  char msg[256];
+  assert_int_equal(
+      tu_open(&f->env.loop, f->env.uri, tu_migrations(), &s2, msg, sizeof(msg)),
+      0);
+  jobs_t *a = jobs_new(f->env.s, NULL), *b = jobs_new(s2, NULL);
+  enum { K = 300 };
+  static race_t ra[K], rb[K];
+  int left = 2 * K;
+  int64_t later = store_now_ms() + 3600 * 1000;
+  for (int i = 0; i < K; i++) {
+    char key[32];
+    snprintf(key, sizeof(key), "race-%d", i);
+    jobs_spec_t sp = {.kind = "t", .idem_key = key, .run_at_ms = later};
+    ra[i] = (race_t){0, 1, &left};
+    rb[i] = (race_t){0, 1, &left};
+    jobs_enqueue(a, &sp, race_cb, &ra[i]);
+    jobs_enqueue(b, &sp, race_cb, &rb[i]);
+  }
+  WAIT_UNTIL(&f->env.loop, left == 0);
+  for (int i = 0; i < K; i++) {
+    assert_int_equal(ra[i].status, 0);
+    assert_int_equal(rb[i].status, 0);
+    assert_true(ra[i].id > 0);
+    assert_int_equal(ra[i].id, rb[i].id);
+  }
+  assert_int_equal(tu_int(&f->env.loop, f->env.s, "SELECT count(*) FROM jobs"),
+                   K);
+  int done = 0;
+  jobs_close(a, tu_closed, &done);
+  tu_run_until(&f->env.loop, &done);
+  done = 0;
+  jobs_close(b, tu_closed, &done);
+  tu_run_until(&f->env.loop, &done);
+  tu_close_store(&f->env.loop, s2);
+  fx_free(f);
+}
+
 /* PostgreSQL only: the server goes away and comes back. */
 static int harness(const char *what) {
   const char *dir = getenv("ASSIST_TEST_PG_DIR");
@@ -731,6 +793,7 @@ int main(void) {
       cmocka_unit_test(test_schedule_no_duplicates_across_restart),
       cmocka_unit_test(test_heartbeat_keeps_lease),
       cmocka_unit_test(test_notify_wakes_other_process),
+      cmocka_unit_test(test_same_keys_two_processes),
       cmocka_unit_test(test_db_away_and_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
