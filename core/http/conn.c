@@ -19,6 +19,7 @@
 #include "../common/alloc.h"
 #include "../common/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,11 +239,22 @@ static int on_headers_complete(llhttp_t *p) {
                  ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0);
   if ((p->flags & F_CONTENT_LENGTH) && p->content_length > r->max_body)
     return fail(c, 413);
+  if (r->route_status == 200 && (r->match.flags & ROUTER_SPOOL_BODY)) {
+    r->spool = http_spool_new(c, s->spool_dir);
+    if (http_spool_error(r->spool)) {
+      log_kv(LOG_ERROR, "http", "cannot create body spool file", "id", r->id,
+             "error", uv_err_name(http_spool_error(r->spool)), NULL);
+      return fail(c, 500);
+    }
+  }
   r->state = REQ_BODY;
   if (has_body) {
     if (r->expect_continue)
       buf_append(&c->obuf, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     conn_phase(c, PH_BODY);
+    /* From here conn_parse feeds the body in slices that fit the spool's
+     * buffer, so it never holds more than that. */
+    if (r->spool) return HPE_PAUSED;
   }
   return 0;
 }
@@ -250,8 +262,12 @@ static int on_headers_complete(llhttp_t *p) {
 static int on_body(llhttp_t *p, const char *at, size_t len) {
   http_conn_t *c = p->data;
   http_request_t *r = &c->req;
-  if (len > r->max_body || r->body.len > r->max_body - len) return fail(c, 413);
-  buf_append(&r->body, at, len);
+  uint64_t have = r->spool ? http_spool_size(r->spool) : r->body.len;
+  if (len > r->max_body || have > r->max_body - len) return fail(c, 413);
+  if (r->spool)
+    http_spool_append(r->spool, at, len); /* len <= room: see conn_parse */
+  else
+    buf_append(&r->body, at, len);
   c->phase_at = conn_now(c); /* progress */
   return 0;
 }
@@ -280,6 +296,18 @@ static const llhttp_settings_t g_settings = {
 
 static void dispatch(http_conn_t *c) {
   http_request_t *r = &c->req;
+  if (r->spool && !http_spool_ready(r->spool)) {
+    /* Flush and close first; http_conn_spool_event comes back here. */
+    http_spool_finish(r->spool);
+    return;
+  }
+  if (r->spool && c->closing) {
+    /* The client went away while the body was being stored: nobody
+     * will read an answer, so the handler does not run. 499 (nginx's
+     * "client closed request") goes to the access log and metrics. */
+    http_req_send(r, 499, NULL, 0, NULL, 0);
+    return;
+  }
   http_req_finalize(r);
   switch (r->route_status) {
   case 200:
@@ -306,10 +334,17 @@ static size_t conn_parse(http_conn_t *c, const char *data, size_t len) {
     if (c->req.state == REQ_HANDLING || c->close_after_write || c->closing)
       break;
     if (c->writing && c->obuf.len > BACKLOG_MAX) break;
-    llhttp_errno_t err = llhttp_execute(&c->parser, pos, (size_t)(end - pos));
+    size_t n = (size_t)(end - pos);
+    if (c->req.spool && c->req.state == REQ_BODY) {
+      /* A slice can carry at most room body bytes (framing aside). */
+      size_t room = http_spool_room(c->req.spool);
+      if (room == 0) break; /* resumed by http_conn_spool_event */
+      if (n > room) n = room;
+    }
+    llhttp_errno_t err = llhttp_execute(&c->parser, pos, n);
     if (err == HPE_OK) {
-      pos = end;
-      break;
+      pos += n;
+      continue;
     }
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
       const char *ep = llhttp_get_error_pos(&c->parser);
@@ -327,6 +362,7 @@ static size_t conn_parse(http_conn_t *c, const char *data, size_t len) {
     int status = c->fail_status ? c->fail_status : 400;
     const char *msg = status == 413   ? "request body too large"
                       : status == 431 ? "request header fields too large"
+                      : status == 500 ? "cannot store request body"
                                       : "malformed request";
     http_conn_reject(c, status, msg);
     pos = end;
@@ -386,6 +422,43 @@ static void conn_after_input(http_conn_t *c) {
   }
   http_conn_flush(c);
   if (!c->closing) conn_update_read(c);
+}
+
+static int spool_status(int err) {
+#ifdef EDQUOT
+  if (err == -EDQUOT) return 507;
+#endif
+  return err == UV_ENOSPC || err == UV_EFBIG ? 507 : 500;
+}
+
+void http_conn_spool_event(http_conn_t *c) {
+  http_request_t *r = &c->req;
+  http_spool_t *sp = r->spool;
+  if (!sp) return;
+  int err = http_spool_error(sp);
+  if (err) {
+    int status = spool_status(err);
+    log_kv(LOG_ERROR, "http", "cannot store request body", "id", r->id, "error",
+           uv_err_name(err), NULL);
+    if (r->state == REQ_BODY) {
+      /* The rest of the body is not read: answer and close. */
+      http_conn_reject(c, status, "cannot store request body");
+    } else if (r->state == REQ_HANDLING && !r->responded) {
+      /* The body was read completely: the connection can go on. */
+      http_respond_error(r, status, "cannot store request body");
+    }
+    return;
+  }
+  if (r->state == REQ_HANDLING) {
+    if (http_spool_ready(sp)) dispatch(c);
+    return;
+  }
+  if (r->state == REQ_BODY && c->disk_wait) {
+    /* Room again: parse what is stashed and read on, with a fresh body
+     * clock (the wait was ours). */
+    c->phase_at = conn_now(c);
+    conn_resume(c);
+  }
 }
 
 void http_conn_eof(http_conn_t *c) {
@@ -536,7 +609,12 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b) {
 }
 
 static void conn_update_read(http_conn_t *c) {
-  if (!c->has_tcp || c->closing) return;
+  if (c->closing) return;
+  /* Waiting for the disk: reading stops, and the body timeout does not
+   * blame the client for it. */
+  c->disk_wait = c->req.spool && c->req.state == REQ_BODY &&
+                 http_spool_room(c->req.spool) == 0;
+  if (!c->has_tcp) return;
   int want;
   if (c->eof)
     want = 0;
@@ -545,7 +623,7 @@ static void conn_update_read(http_conn_t *c) {
   else if (c->close_after_write)
     want = 0;
   else
-    want = c->in.len < STASH_MAX;
+    want = c->in.len < STASH_MAX && !c->disk_wait;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
       c->reading = 1;
@@ -594,6 +672,11 @@ static void on_timer(uv_timer_t *t) {
   uint64_t to = phase_timeout(c);
   if (!to) return;
   if (conn_now(c) < c->phase_at + to) {
+    conn_timer_arm(c);
+    return;
+  }
+  if (c->phase == PH_BODY && c->disk_wait) {
+    c->phase_at = conn_now(c); /* the disk is behind, not the client */
     conn_timer_arm(c);
     return;
   }

@@ -40,6 +40,18 @@ router_t *router_new(void);
  */
 int router_add(router_t *r, const char *method, const char *pattern,
                uint64_t max_body, http_handler_fn fn, void *ud);
+
+/** Route flags for router_add_ex. */
+enum {
+  /** Stream the request body into a temporary file instead of memory: the
+   * handler reads it through http_req_body_path. */
+  ROUTER_SPOOL_BODY = 1u << 0
+};
+/** As router_add, with flags (ROUTER_*); unknown flags are refused (-1).
+ * router_add(...) == router_add_ex(..., 0, ...). */
+int router_add_ex(router_t *r, const char *method, const char *pattern,
+                  uint64_t max_body, uint32_t flags, http_handler_fn fn,
+                  void *ud);
 void router_free(router_t *r);
 
 #define ROUTER_MAX_PARAMS 8
@@ -48,6 +60,7 @@ typedef struct router_match {
   http_handler_fn fn;
   void *ud;
   uint64_t max_body;
+  uint32_t flags;      /* the matched route's flags (ROUTER_*) */
   const char *pattern; /* the matched route's pattern: the metrics label */
   size_t nparams;
   struct {
@@ -93,6 +106,13 @@ http_server_t *http_server_new(uv_loop_t *loop, const http_limits_t *limits,
                                const http_app_t *app);
 /** Applies to new connections and requests from now on. */
 void http_server_set_limits(http_server_t *s, const http_limits_t *limits);
+/**
+ * Directory for the temporary files of ROUTER_SPOOL_BODY routes (copied;
+ * NULL or "" restores the default: $TMPDIR, or /tmp). Applies to bodies
+ * started from now on. Files are created there with a unique name, mode
+ * 0600, and removed by the server once their request is finished.
+ */
+void http_server_set_spool_dir(http_server_t *s, const char *dir);
 /** Binds and listens (IPv4 or IPv6 literal, or "localhost"). Returns 0 or a
  * negative uv error. Port 0 picks a free port: see http_server_port. */
 int http_server_listen(http_server_t *s, const char *host, int port);
@@ -104,7 +124,8 @@ size_t http_server_connections(const http_server_t *s);
 /**
  * Stops accepting, closes idle keep-alive connections at once and each busy
  * one after its in-flight response (sent with "Connection: close"); after
- * deadline_ms force-closes the rest. Then calls done(arg), always from a
+ * deadline_ms force-closes the rest. Then, once the temporary files of
+ * abandoned spooled bodies are removed, calls done(arg), always from a
  * loop callback. The server can then be freed. A request still held by a
  * handler after a forced close stays valid; answering it later just
  * releases it.
@@ -129,8 +150,18 @@ const char *http_req_param(const http_request_t *req, const char *name);
 const char *http_req_query(const http_request_t *req, const char *name);
 /** First header of that name (case-insensitive), trailing blanks removed. */
 const char *http_req_header(const http_request_t *req, const char *name);
-/** The body (chunked bodies arrive decoded), NUL-terminated; "" if none. */
+/** The body (chunked bodies arrive decoded), NUL-terminated; "" if none.
+ * NULL (and *len 0) for a ROUTER_SPOOL_BODY route: see below. */
 const char *http_req_body(const http_request_t *req, size_t *len);
+/**
+ * For a ROUTER_SPOOL_BODY route: the path of the closed temporary file
+ * holding the complete (decoded) body, *len its size. The path is the
+ * server's, valid until the response; the server unlinks it after the
+ * request is finished, so a handler that wants to keep the file renames it
+ * (within the spool directory's file system) before responding. NULL (and
+ * *len 0) for other routes; http_req_body applies to those.
+ */
+const char *http_req_body_path(const http_request_t *req, uint64_t *len);
 const char *http_req_id(const http_request_t *req);
 /** The route pattern matched ("" for 404s). */
 const char *http_req_route(const http_request_t *req);

@@ -23,6 +23,12 @@
 #include <uv.h>
 
 typedef struct http_conn http_conn_t;
+typedef struct http_spool http_spool_t;
+
+/* Spooled bodies are staged in two buffers of this size (one filling, one
+ * being written), so an upload never holds more than twice this in memory
+ * (the connection's input stash aside). */
+#define HTTP_SPOOL_BUF (128 * 1024)
 
 /* A header as offsets into req->hbuf (the buffer grows while parsing). */
 typedef struct http_hdr_off {
@@ -56,6 +62,9 @@ struct assist_request {
 
   buf_t body;
   uint64_t max_body;
+  /* ROUTER_SPOOL_BODY: the body's temporary file, from headers-complete
+   * until the request is reset (which releases it: close and unlink). */
+  http_spool_t *spool;
 
   /* Filled at dispatch; pointers into hbuf/qbuf stay valid until the
    * response, because nothing is appended to them after dispatch (the
@@ -128,7 +137,8 @@ struct http_conn {
   int orphan;     /* on srv->orphans: handles closed, request held */
   int close_after_write;
   int closing;
-  int counted; /* counts towards srv->nconns */
+  int counted;   /* counts towards srv->nconns */
+  int disk_wait; /* not reading: the body spool's buffer is full */
 };
 
 typedef struct label_entry label_entry_t;
@@ -153,6 +163,11 @@ struct http_server {
   void (*done)(void *arg);
   void *done_arg;
 
+  char *spool_dir;     /* owned */
+  size_t spool_ops;    /* spool fs requests in flight: free waits for 0 */
+  size_t spool_peak;   /* most body bytes one spool buffered (for tests) */
+  uint64_t spool_open; /* spool files created and not yet removed */
+
   char date[48]; /* "Date: ...\r\n" */
   size_t date_len;
   uint64_t date_sec;
@@ -172,6 +187,8 @@ void http_server_orphan_gone(http_server_t *s, http_conn_t *c);
 const char *http_server_date(http_server_t *s, size_t *len);
 void http_server_count(http_server_t *s, const http_request_t *req,
                        double seconds);
+/** A spool fs request counted in s->spool_ops finished. */
+void http_server_spool_op_done(http_server_t *s);
 
 /* conn.c */
 http_conn_t *http_conn_new(http_server_t *s);
@@ -192,6 +209,34 @@ void http_conn_sink_done(http_conn_t *c);
 void http_conn_feed(http_conn_t *c, const char *data, size_t len);
 /** The peer finished sending (read EOF). */
 void http_conn_eof(http_conn_t *c);
+/** The spool of c's request finished an operation: room in its buffer,
+ * the body stored (ready), or an error. */
+void http_conn_spool_event(http_conn_t *c);
+
+/* spool.c: one request body streamed to a temporary file with uv_fs_*.
+ * The spool is owned by the request (req->spool) until released; then it
+ * finishes on its own (close, unlink, free), counting its fs requests in
+ * the server's spool_ops so the server outlives them. */
+/** Starts creating the file in dir (copied). Later errors are reported
+ * through http_conn_spool_event; check http_spool_error right after. */
+http_spool_t *http_spool_new(http_conn_t *c, const char *dir);
+/** Free room in the filling buffer; the caller never appends more. */
+size_t http_spool_room(const http_spool_t *sp);
+/** Queues body bytes (len <= http_spool_room). */
+void http_spool_append(http_spool_t *sp, const char *data, size_t len);
+/** Body bytes received so far. */
+uint64_t http_spool_size(const http_spool_t *sp);
+/** The body is complete: write what is left, close, then report ready. */
+void http_spool_finish(http_spool_t *sp);
+/** 1 once the complete body is written and the file closed. */
+int http_spool_ready(const http_spool_t *sp);
+/** The first error (a negative uv code), or 0. */
+int http_spool_error(const http_spool_t *sp);
+/** The file's path (NULL before it exists). */
+const char *http_spool_path(const http_spool_t *sp);
+/** Detaches from the request: stops writing, closes and unlinks the file
+ * (ENOENT ignored: a handler may have renamed it), then frees itself. */
+void http_spool_release(http_spool_t *sp);
 
 /* request.c */
 void http_req_init(http_request_t *req, http_conn_t *c);

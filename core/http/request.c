@@ -32,6 +32,8 @@ static void shrink(buf_t *b) {
 }
 
 void http_req_reset(http_request_t *req) {
+  http_spool_release(req->spool); /* closes and unlinks, asynchronously */
+  req->spool = NULL;
   shrink(&req->hbuf);
   shrink(&req->body);
   shrink(&req->qbuf);
@@ -62,6 +64,8 @@ void http_req_reset(http_request_t *req) {
 }
 
 void http_req_free(http_request_t *req) {
+  http_spool_release(req->spool);
+  req->spool = NULL;
   buf_free(&req->hbuf);
   buf_free(&req->body);
   buf_free(&req->qbuf);
@@ -160,8 +164,21 @@ const char *http_req_header(const http_request_t *req, const char *name) {
 }
 
 const char *http_req_body(const http_request_t *req, size_t *len) {
+  if (req->spool) {
+    if (len) *len = 0;
+    return NULL;
+  }
   if (len) *len = req->body.len;
   return req->body.data ? req->body.data : "";
+}
+
+const char *http_req_body_path(const http_request_t *req, uint64_t *len) {
+  if (!req->spool || !http_spool_ready(req->spool)) {
+    if (len) *len = 0;
+    return NULL;
+  }
+  if (len) *len = http_spool_size(req->spool);
+  return http_spool_path(req->spool);
 }
 
 const char *http_req_id(const http_request_t *req) {
@@ -329,6 +346,8 @@ const char *http_reason(int status) {
     return "Service Unavailable";
   case 504:
     return "Gateway Timeout";
+  case 507:
+    return "Insufficient Storage";
   default:
     return "Unknown";
   }

@@ -28,6 +28,7 @@ typedef struct route {
   seg_t *segs;
   size_t nsegs;
   uint64_t max_body;
+  uint32_t flags;
   http_handler_fn fn;
   void *ud;
 } route_t;
@@ -146,9 +147,16 @@ static int same_route(const route_t *a, const char *method, const seg_t *segs,
 
 int router_add(router_t *r, const char *method, const char *pattern,
                uint64_t max_body, http_handler_fn fn, void *ud) {
+  return router_add_ex(r, method, pattern, max_body, 0, fn, ud);
+}
+
+int router_add_ex(router_t *r, const char *method, const char *pattern,
+                  uint64_t max_body, uint32_t flags, http_handler_fn fn,
+                  void *ud) {
   seg_t *segs;
   size_t n;
   if (!r || !fn || !valid_method(method)) return -1;
+  if (flags & ~(uint32_t)ROUTER_SPOOL_BODY) return -1;
   if (parse_pattern(pattern, &segs, &n) != 0) return -1;
   for (size_t i = 0; i < r->n; i++) {
     if (same_route(&r->routes[i], method, segs, n)) {
@@ -166,6 +174,7 @@ int router_add(router_t *r, const char *method, const char *pattern,
   rt->segs = segs;
   rt->nsegs = n;
   rt->max_body = max_body;
+  rt->flags = flags;
   rt->fn = fn;
   rt->ud = ud;
   return 0;
@@ -270,6 +279,7 @@ int router_match(const router_t *r, const char *method, const char *path,
     m->fn = best->fn;
     m->ud = best->ud;
     m->max_body = best->max_body;
+    m->flags = best->flags;
     m->pattern = best->pattern;
     return 200;
   }

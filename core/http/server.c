@@ -160,11 +160,21 @@ http_server_t *http_server_new(uv_loop_t *loop, const http_limits_t *limits,
   s->m_conns = metrics_family(METRIC_GAUGE, "assist_http_connections",
                               "Open HTTP connections", NULL, 0);
   metric_set(s->m_conns, NULL, 0);
+  http_server_set_spool_dir(s, NULL);
   return s;
 }
 
 void http_server_set_limits(http_server_t *s, const http_limits_t *limits) {
   s->limits = *limits;
+}
+
+void http_server_set_spool_dir(http_server_t *s, const char *dir) {
+  if (!dir || !*dir) {
+    dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+  }
+  free(s->spool_dir);
+  s->spool_dir = xstrdup(dir);
 }
 
 size_t http_server_connections(const http_server_t *s) {
@@ -316,10 +326,6 @@ void http_server_orphan_gone(http_server_t *s, http_conn_t *c) {
 
 static void on_server_timer_close(uv_handle_t *h) {
   http_server_t *s = h->data;
-  for (http_conn_t *c = s->orphans; c; c = c->next) {
-    c->srv = NULL; /* answered later, discarded */
-    c->orphan = 0;
-  }
   for (size_t i = 0; i < LABEL_BUCKETS; i++) {
     for (label_entry_t *e = s->labels[i], *n; e; e = n) {
       n = e->next;
@@ -328,19 +334,33 @@ static void on_server_timer_close(uv_handle_t *h) {
     }
   }
   free(s->labels);
+  free(s->spool_dir);
   free(s);
 }
 
 static void check_done(http_server_t *s) {
-  if (s->nhandles > 0) return;
+  if (s->nhandles > 0 || s->spool_ops > 0) return;
   if (s->shutting_down && s->done) {
     void (*done)(void *) = s->done;
     s->done = NULL;
     uv_timer_stop(&s->timer);
     done(s->done_arg);
   }
-  if (s->free_requested && !uv_is_closing((uv_handle_t *)&s->timer))
+  if (s->free_requested && !uv_is_closing((uv_handle_t *)&s->timer)) {
+    /* From now on nothing may reach s: requests still held by handlers
+     * are answered into the void, and their spools (if any) clean up
+     * without counting on s. */
+    for (http_conn_t *c = s->orphans; c; c = c->next) {
+      c->srv = NULL;
+      c->orphan = 0;
+    }
+    s->orphans = NULL;
     uv_close((uv_handle_t *)&s->timer, on_server_timer_close);
+  }
+}
+
+void http_server_spool_op_done(http_server_t *s) {
+  if (--s->spool_ops == 0) check_done(s);
 }
 
 static void force_close(http_server_t *s) {
