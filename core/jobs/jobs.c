@@ -1354,3 +1354,39 @@ void jobs_counts(jobs_t *j, const char *kind, jobs_counts_cb cb, void *arg) {
   store_req_bind_text(r, kind ? kind : "");
   req_submit(j, r, counted, any_ctx(j, (void *)cb, arg));
 }
+
+static void sched_listed(store_t *s, int status, const char *errmsg,
+                         store_res_t *res, void *arg) {
+  (void)s;
+  (void)errmsg;
+  any_ctx_t c = *(any_ctx_t *)arg;
+  free(arg);
+  size_t n = status ? 0 : (size_t)store_res_rows(res, 0);
+  jobs_schedule_info_t *items = xcalloc(n + 1, sizeof(*items));
+  for (size_t i = 0; i < n; i++) {
+    int r = (int)i;
+    jobs_schedule_info_t *it = &items[i];
+    it->name = store_res_text(res, 0, r, 0);
+    it->kind = store_res_text(res, 0, r, 1);
+    it->payload = store_res_text(res, 0, r, 2);
+    it->interval_s =
+        store_res_isnull(res, 0, r, 3) ? 0 : store_res_int(res, 0, r, 3);
+    it->cron =
+        store_res_isnull(res, 0, r, 4) ? NULL : store_res_text(res, 0, r, 4);
+    it->tz = store_res_text(res, 0, r, 5);
+    it->priority = (int)store_res_int(res, 0, r, 6);
+    it->max_attempts = (int)store_res_int(res, 0, r, 7);
+    it->enabled = (int)store_res_int(res, 0, r, 8);
+    it->next_fire_at = store_res_int(res, 0, r, 9);
+    it->last_fire_at = store_res_int(res, 0, r, 10);
+  }
+  ((jobs_schedule_list_cb)c.cb)(c.j, status, items, n, c.arg);
+  free(items);
+  req_done(c.j);
+}
+
+void jobs_schedule_list(jobs_t *j, jobs_schedule_list_cb cb, void *arg) {
+  store_req_t *r = store_req_new(j->s, 0);
+  store_req_stmt(r, &sql_sched_list);
+  req_submit(j, r, sched_listed, any_ctx(j, (void *)cb, arg));
+}

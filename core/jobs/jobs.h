@@ -192,6 +192,18 @@ void jobs_schedule_put(jobs_t *j, const jobs_schedule_t *spec,
 void jobs_schedule_delete(jobs_t *j, const char *name, jobs_status_cb cb,
                           void *arg);
 
+typedef struct {
+  const char *name, *kind, *payload, *cron, *tz; /* cron NULL for intervals */
+  int64_t interval_s;
+  int priority, max_attempts, enabled;
+  int64_t next_fire_at, last_fire_at; /* ms; last 0 when never fired */
+} jobs_schedule_info_t;
+/** Every schedule, by name; items borrowed during the call. */
+typedef void (*jobs_schedule_list_cb)(jobs_t *j, int status,
+                                      const jobs_schedule_info_t *items,
+                                      size_t n, void *arg);
+void jobs_schedule_list(jobs_t *j, jobs_schedule_list_cb cb, void *arg);
+
 /* ---- cron expressions (jobs_cron.c) ---- */
 
 typedef struct jobs_cron jobs_cron_t;

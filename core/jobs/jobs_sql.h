@@ -222,6 +222,13 @@ static const store_stmt_t sql_sched_put = {
     " interval_s = excluded.interval_s, cron = excluded.cron,"
     " tz = excluded.tz, updated_at = excluded.updated_at"};
 
+static const store_stmt_t sql_sched_list = {
+    "schedules_list",
+    "SELECT name, kind, payload, interval_s, cron, tz, priority,"
+    " max_attempts, enabled, next_fire_at, last_fire_at FROM job_schedules"
+    " ORDER BY name",
+    NULL};
+
 static const store_stmt_t sql_sched_delete = {
     "schedules_delete", "DELETE FROM job_schedules WHERE name = $1", NULL};
 

@@ -517,6 +517,29 @@ static void test_lease_takeover(void **state) {
   fx_free(f);
 }
 
+typedef struct {
+  int done, status;
+  size_t n;
+  char names[4][16], cron[4][32], tz[4][32];
+  int64_t interval[4], last[4];
+} sl_r_t;
+
+static void sl_cb(jobs_t *j, int status, const jobs_schedule_info_t *items,
+                  size_t n, void *arg) {
+  (void)j;
+  sl_r_t *r = arg;
+  r->status = status;
+  r->n = n;
+  for (size_t i = 0; i < n && i < 4; i++) {
+    snprintf(r->names[i], 16, "%s", items[i].name);
+    snprintf(r->cron[i], 32, "%s", items[i].cron ? items[i].cron : "-");
+    snprintf(r->tz[i], 32, "%s", items[i].tz);
+    r->interval[i] = items[i].interval_s;
+    r->last[i] = items[i].last_fire_at;
+  }
+  r->done = 1;
+}
+
 static void test_schedule_interval(void **state) {
   (void)state;
   fx_t *f = fx_new();
@@ -565,6 +588,24 @@ static void test_schedule_interval(void **state) {
   assert_true(tu_int(&f->env.loop, f->env.s,
                      "SELECT next_fire_at FROM job_schedules WHERE name='c'") >
               store_now_ms());
+  sl_r_t l = {0};
+  jobs_schedule_list(f->j, sl_cb, &l);
+  tu_run_until(&f->env.loop, &l.done);
+  assert_int_equal(l.status, 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.names[0], "c");
+  assert_string_equal(l.cron[0], "0 9 * * *");
+  assert_string_equal(l.tz[0], "Europe/Berlin");
+  assert_string_equal(l.names[1], "tick");
+  assert_string_equal(l.cron[1], "-");
+  assert_int_equal(l.interval[1], 1);
+  assert_true(l.last[1] > 0);
+  st_r_t del = {0};
+  jobs_schedule_delete(f->j, "c", st_cb, &del);
+  tu_run_until(&f->env.loop, &del.done);
+  assert_int_equal(del.status, 0);
+  assert_int_equal(
+      tu_int(&f->env.loop, f->env.s, "SELECT count(*) FROM job_schedules"), 1);
   fx_free(f);
 }
 
