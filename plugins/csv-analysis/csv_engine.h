@@ -132,6 +132,9 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
                       csv_partial **out);
 /** Byte offset where this partial's last record ended. */
 uint64_t csv_partial_stop(const csv_partial *p);
+/** Bytes and rows this partial added to its progress counters (so a caller
+ * that drops it after csv_plan_verify() can take them back). */
+void csv_partial_counts(const csv_partial *p, uint64_t *bytes, uint64_t *rows);
 /** Appends b (the partial of the chunk right after a's) into a. b is left
  * untouched; free it yourself. */
 int csv_merge(csv_partial *a, const csv_partial *b);

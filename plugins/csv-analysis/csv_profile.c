@@ -304,6 +304,11 @@ uint64_t csv_partial_stop(const csv_partial *p) {
   return p->stop;
 }
 
+void csv_partial_counts(const csv_partial *p, uint64_t *bytes, uint64_t *rows) {
+  if (bytes) *bytes = p ? p->bytes : 0;
+  if (rows) *rows = p ? p->rows : 0;
+}
+
 typedef struct shifted {
   uint64_t n;
   double sx, sy, sxx, syy, sxy;
