@@ -112,22 +112,33 @@ static void top_svg(csv_buf *b, const csv_colfig *f) {
 static void heat_svg(csv_buf *b, const csv_result *r) {
   size_t k = r->ncorr;
   if (k < 2) return;
-  const int cell = 36, lab = 140;
-  int size = lab + (int)k * cell + 4;
+  const int cell = 36;
+  /* Label room from the longest name (about 6 units per character at the
+   * 10-unit font), so short names do not leave a blank band. */
+  size_t longest = 1;
+  for (size_t a = 0; a < k; a++) {
+    size_t n = strlen(r->cols[r->corr_cols[a]].name);
+    if (n > longest) longest = n;
+  }
+  int lab = (int)(longest > 22 ? 22 : longest) * 6 + 10; /* left */
+  int top = lab * 87 / 100 + 6;                          /* sin 60 */
+  int w = lab + (int)k * cell + 4, hgt = top + (int)k * cell + 4;
+  int maxw = w * 3 / 2 < 640 ? w * 3 / 2 : 640;
   csv_buf_puts(b, "<section><h2>Correlations</h2>");
   csv_buf_printf(b,
-                 "<svg class=\"heat\" viewBox=\"0 0 %d %d\" role=\"img\" "
+                 "<svg class=\"heat\" viewBox=\"0 0 %d %d\" "
+                 "style=\"max-width:%dpx\" role=\"img\" "
                  "aria-label=\"correlation heat map\">",
-                 size, size);
+                 w, hgt, maxw);
   for (size_t a = 0; a < k; a++) {
     const char *name = r->cols[r->corr_cols[a]].name;
     csv_buf_printf(b, "<text x=\"%d\" y=\"%zu\" text-anchor=\"end\">", lab - 4,
-                   lab + a * cell + cell / 2 + 4);
+                   top + a * cell + cell / 2 + 4);
     h(b, name);
     csv_buf_printf(b,
                    "</text><text transform=\"translate(%zu,%d) "
                    "rotate(-60)\">",
-                   lab + a * cell + cell / 2, lab - 4);
+                   lab + a * cell + cell / 2, top - 4);
     h(b, name);
     csv_buf_puts(b, "</text>");
     for (size_t c = 0; c < k; c++) {
@@ -145,9 +156,9 @@ static void heat_svg(csv_buf *b, const csv_result *r) {
                      "fill=\"rgb(%d,%d,%d)\" class=\"cell\"/>"
                      "<text x=\"%zu\" y=\"%zu\" text-anchor=\"middle\" "
                      "class=\"small\">",
-                     lab + c * cell, lab + a * cell, cell, cell, red, green,
+                     lab + c * cell, top + a * cell, cell, cell, red, green,
                      blue, lab + c * cell + cell / 2,
-                     lab + a * cell + cell / 2 + 4);
+                     top + a * cell + cell / 2 + 4);
       if (isfinite(v))
         csv_buf_printf(b, "%.2f", v);
       else
@@ -188,7 +199,7 @@ static void column_html(csv_buf *b, const csv_colfig *f) {
     csv_buf_puts(b, " / ");
     hnum(b, f->max);
     csv_buf_puts(b, "</td></tr>");
-    row(b, "Mean &plusmn; std");
+    row(b, "Mean \xC2\xB1 std");
     hnum(b, f->mean);
     csv_buf_puts(b, " &plusmn; ");
     hnum(b, f->std);

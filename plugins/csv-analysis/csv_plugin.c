@@ -624,6 +624,7 @@ static int under_dir(const char *path, const char *dir) {
 static void import_work(void *ud) {
   ingest_t *g = ud;
   char *real = realpath(g->src, NULL);
+  int e = real ? 0 : errno;
   int allowed = 0, lexical = 0;
   for (size_t i = 0; i < g->nimport; i++) {
     char *dir = realpath(g->import_dirs[i], NULL);
@@ -633,7 +634,6 @@ static void import_work(void *ud) {
     free(dir);
   }
   if (!real) {
-    int e = errno;
     if (lexical && (e == ENOENT || e == ENOTDIR))
       ingest_fail(g, -e, 404, "no such file");
     else
