@@ -43,6 +43,8 @@ typedef struct fx {
   char last_path[512];
   uint64_t last_len;
   char *old_tmpdir;
+  uv_sem_t *go; /* threadpool blockers still waiting on it */
+  int nblocked;
 } fx_t;
 
 static fx_t F;
@@ -227,6 +229,8 @@ static void walk_cb(uv_handle_t *h, void *arg) {
 
 static int teardown(void **state) {
   (void)state;
+  /* A failed test may leave the threadpool blocked: free it. */
+  for (; F.nblocked > 0; F.nblocked--) uv_sem_post(F.go);
   if (F.srv) http_server_free(F.srv);
   F.srv = NULL;
   assert_int_equal(uv_run(&F.loop, UV_RUN_DEFAULT), 0);
@@ -678,6 +682,98 @@ static void test_write_error_507(void **state) {
   wait_spools_gone();
 }
 
+/* Occupying every libuv threadpool thread stalls the spool's fs requests:
+ * a disk that does not keep up, deterministically. */
+typedef struct blocker {
+  uv_work_t w;
+  uv_sem_t *go, *started;
+} blocker_t;
+
+static void block_work(uv_work_t *w) {
+  blocker_t *b = w->data;
+  uv_sem_post(b->started);
+  uv_sem_wait(b->go);
+}
+
+static int g_unblocked;
+
+static void block_after(uv_work_t *w, int status) {
+  (void)status;
+  free(w->data);
+  g_unblocked++;
+}
+
+static void on_test_timer(uv_timer_t *t) {
+  *(int *)t->data = 1;
+}
+
+static void on_test_timer_close(uv_handle_t *h) {
+  *(int *)h->data = 2;
+}
+
+static void test_slow_disk_backpressure(void **state) {
+  (void)state;
+  static uv_sem_t go, started; /* outlive a failed test: see teardown */
+  const char *env = getenv("UV_THREADPOOL_SIZE");
+  int threads = env && atoi(env) > 0 ? atoi(env) : 4;
+  if (threads > 1024) threads = 1024;
+  g_unblocked = 0;
+  assert_int_equal(uv_sem_init(&go, 0), 0);
+  assert_int_equal(uv_sem_init(&started, 0), 0);
+  for (int i = 0; i < threads; i++) {
+    blocker_t *b = xcalloc(1, sizeof *b);
+    b->go = &go;
+    b->started = &started;
+    b->w.data = b;
+    assert_int_equal(uv_queue_work(&F.loop, &b->w, block_work, block_after), 0);
+  }
+  for (int i = 0; i < threads; i++) uv_sem_wait(&started);
+  F.go = &go;
+  F.nblocked = threads;
+  set_limits(lim_timeouts); /* a 30 ms body timeout */
+
+  client_t c;
+  resp_t r;
+  uint64_t total = 4 * MB;
+  client_connect(&F.loop, &c, F.port);
+  start_upload(&c, "/up", total, 0);
+  char *b = xmalloc(MB);
+  for (size_t i = 0; i < MB; i++) b[i] = (char)pat(i);
+  client_send(&c, b, MB);
+  free(b);
+  /* The file cannot even be created: one buffer fills, then the server
+   * stops reading, and waits for the disk as long as it takes (here ten
+   * body timeouts) without blaming the client. */
+  RUN_UNTIL(&F.loop, F.srv->conns && F.srv->conns->disk_wait);
+  uv_timer_t t;
+  int fired = 0;
+  uv_timer_init(&F.loop, &t);
+  t.data = &fired;
+  uv_timer_start(&t, on_test_timer, 300, 0);
+  RUN_UNTIL(&F.loop, fired);
+  uv_close((uv_handle_t *)&t, on_test_timer_close);
+  RUN_UNTIL(&F.loop, fired == 2);
+  assert_int_equal(c.in.len, 0);
+  assert_false(c.eof);
+  assert_true(F.srv->conns->disk_wait);
+  assert_false(F.srv->conns->reading);
+  assert_int_equal(F.srv->conns->req.state, REQ_BODY);
+  assert_int_equal(F.srv->spool_peak, HTTP_SPOOL_BUF);
+  /* The disk catches up: the upload completes. */
+  for (; F.nblocked > 0; F.nblocked--) uv_sem_post(&go);
+  send_body(&c, MB, total, 0, 1);
+  RUN_UNTIL(&F.loop, client_count(&c, 0) >= 1 || c.eof);
+  assert_int_equal(client_responses(&c, &r, 1, 0), 1);
+  assert_string_equal(r.body, "ok 4194304");
+  resp_free(&r);
+  assert_true(F.srv->spool_peak <= 2 * HTTP_SPOOL_BUF);
+  client_close(&c);
+  RUN_UNTIL(&F.loop, c.closed);
+  client_free(&c);
+  wait_spools_gone();
+  RUN_UNTIL(&F.loop, g_unblocked == threads);
+}
+
 static void on_done(void *arg) {
   fx_t *f = arg;
   f->done++;
@@ -745,6 +841,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_shutdown_removes_partial, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_held_after_free, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_slow_disk_backpressure, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
