@@ -277,6 +277,7 @@ def test_upload_limits_and_names():
         a = wait_final(d, start_analysis(d, ds["id"])["id"])
         assert a["state"] in ("done", "failed"), a
         assert d.healthy()
+        assert d.stop() == 0
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -304,6 +305,7 @@ def test_bad_input_fails_cleanly():
         assert d.healthy()
         st, _, _ = d.request("GET", "/health")
         assert st == 200
+        assert d.stop() == 0
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -435,6 +437,7 @@ def test_import_from_allowed_dirs():
     with Daemon(csv_config(state)) as d:
         st, body = imp(d, {"path": os.path.join(allowed, "in.csv")})
         assert st == 403, body
+        assert d.stop() == 0
     shutil.rmtree(state, ignore_errors=True)
 
 
@@ -463,6 +466,19 @@ def test_queued_analysis_survives_restart():
         with open(big, "rb") as f:
             lines = sum(1 for _ in f) - 1
         assert rep["rows"] == lines, (rep["rows"], lines)
+        # A clean stop in the middle of a run hands the job back: the next
+        # process runs it again from the start.
+        b = start_analysis(d, ds["id"])
+        wait_for(lambda: analysis(d, b["id"])["state"] != "queued", 60,
+                 "analysis to start")
+        assert d.stop() == 0
+        logs = d.logs()
+    if ("analysis %s done" % b["id"]) not in logs:
+        assert ("analysis %s interrupted" % b["id"]) in logs, logs[-3000:]
+    with Daemon(csv_config(state, threads=1)) as d:
+        final = wait_final(d, b["id"], timeout=150)
+        assert final["state"] == "done", final
+        assert final["progress"]["rows"] == lines, final
         assert d.stop() == 0
     shutil.rmtree(state, ignore_errors=True)
 
