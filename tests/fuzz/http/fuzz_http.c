@@ -5,8 +5,12 @@
  * are fed, one read at a time, into a socket-less connection
  * (http_conn_open_sink) of a real server with a small router, so parsing,
  * limits, pipelining with paused parsing, dispatch, asynchronous answers,
- * static files and response writing all run as in the daemon.
+ * static files, spooled bodies (ROUTER_SPOOL_BODY, into a temporary
+ * directory, with the loop run between pieces now and then so the file
+ * writes interleave with parsing) and response writing all run as in the
+ * daemon. After every input no spool file may be left.
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@ static uv_loop_t g_loop;
 static http_server_t *g_srv;
 static router_t *g_router;
 static char g_root[64];
+static char g_spool[96];
 static http_request_t *g_held[4];
 static size_t g_nheld;
 static size_t g_out;
@@ -64,6 +69,24 @@ static void h_hold(http_request_t *req, void *ud) {
   g_held[g_nheld++] = req;
 }
 
+/* Spool routes: the file must hold exactly the body's bytes. */
+static void h_spool(http_request_t *req, void *ud) {
+  uint64_t len;
+  size_t blen;
+  const char *path = http_req_body_path(req, &len);
+  if (!path || http_req_body(req, &blen) || blen) abort();
+  struct stat st;
+  if (stat(path, &st) != 0 || (uint64_t)st.st_size != len) abort();
+  g_out += len;
+  if (ud) {
+    h_hold(req, NULL);
+    return;
+  }
+  char n[32];
+  int k = snprintf(n, sizeof n, "%llu", (unsigned long long)len);
+  http_respond(req, 200, NULL, 0, n, (size_t)k);
+}
+
 static void h_static(http_request_t *req, void *ud) {
   (void)ud;
   http_serve_static(req, g_root, http_req_param(req, "path"));
@@ -73,6 +96,16 @@ static void sink(void *ud, const char *data, size_t len) {
   (void)ud;
   if (len && memcmp(data, "HTTP/1.1 ", len < 9 ? len : 9) != 0) abort();
   g_out += len;
+}
+
+static int spool_files(void) {
+  DIR *d = opendir(g_spool);
+  int n = 0;
+  if (!d) abort();
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
 }
 
 static void answer_held(void) {
@@ -101,6 +134,11 @@ static void init(void) {
   router_add(g_router, "GET", "/fail", 0, h_echo, &g_out);
   router_add(g_router, "GET", "/hold/{rest*}", 0, h_hold, NULL);
   router_add(g_router, "GET", "/s/{path*}", 0, h_static, NULL);
+  router_add_ex(g_router, "POST", "/up/{id}", 0, ROUTER_SPOOL_BODY, h_spool,
+                NULL);
+  router_add_ex(g_router, "PUT", "/up", 16, ROUTER_SPOOL_BODY, h_spool, NULL);
+  router_add_ex(g_router, "POST", "/uphold", 0, ROUTER_SPOOL_BODY, h_spool,
+                &g_out);
   snprintf(g_root, sizeof g_root, "/tmp/fuzz-http-XXXXXX");
   if (!mkdtemp(g_root)) abort();
   char p[128];
@@ -109,8 +147,11 @@ static void init(void) {
   if (!f) abort();
   fputs("<p>hi</p>", f);
   fclose(f);
+  snprintf(g_spool, sizeof g_spool, "%s/spool", g_root);
+  if (mkdir(g_spool, 0700) != 0) abort();
   http_app_t app = {acq, rel, NULL};
   g_srv = http_server_new(&g_loop, &lim, &app);
+  http_server_set_spool_dir(g_srv, g_spool);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -132,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     http_conn_feed(c, (const char *)data + pos, n);
     pos += n;
     if (rng & 0x100) answer_held();
+    if (rng & 0x400) uv_run(&g_loop, UV_RUN_NOWAIT); /* spool writes */
   }
   if (rng & 0x200) http_conn_eof(c);
   /* Let every request finish: held ones are answered, static files read. */
@@ -145,5 +187,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   answer_held();
   uv_run(&g_loop, UV_RUN_NOWAIT);
   if (g_srv->conns || g_srv->nconns) abort(); /* the connection is gone */
+  /* Every spool file is closed and removed. */
+  while (g_srv->spool_ops) uv_run(&g_loop, UV_RUN_ONCE);
+  if (g_srv->spool_open || spool_files() != 0) abort();
   return 0;
 }
