@@ -15,7 +15,9 @@
 
 #include "config/config.h"
 #include "http/http.h"
+#include "jobs/jobs.h"
 #include "plugin/instance.h"
+#include "store/store.h"
 
 #include <uv.h>
 
@@ -28,7 +30,7 @@ typedef struct generation {
   config_t *cfg;      /* owned */
   instance_t **insts; /* each holds one gen_ref for this generation */
   size_t ninsts;
-  router_t *router;   /* owned */
+  router_t *router; /* owned */
 } generation_t;
 
 struct assistd {
@@ -42,7 +44,11 @@ struct assistd {
   size_t nbound;
   uv_signal_t sig_hup, sig_term, sig_int;
   int reloading, reload_again, stopping;
+  int signals_on, services_closing;
   size_t closing_instances;
+  config_t *boot_cfg; /* held while the store opens at start-up */
+  store_t *store;
+  jobs_t *jobs;
   uint64_t reloads_ok, reloads_failed;
   int exit_code;
 };
@@ -62,6 +68,9 @@ int builtins_add(assistd_t *d, router_t *r, const config_t *cfg);
 
 /** Limits for the HTTP server from the configuration. */
 void http_limits_from_config(const cfg_server_t *s, http_limits_t *out);
+
+/** Moves shutdown on once HTTP, instances or services have finished. */
+void daemon_continue_shutdown(assistd_t *d);
 
 /** Parses "HOST:PORT" or "[v6]:PORT". Returns 0 or -1. */
 int parse_listen(const char *s, char **host, int *port);

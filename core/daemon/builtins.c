@@ -16,11 +16,20 @@ static void health(http_request_t *req, void *ud) {
 
 static void ready(http_request_t *req, void *ud) {
   assistd_t *d = ud;
-  /* Later services (the database) add their checks here. */
-  int ok = !d->stopping && d->current != NULL;
-  const char *body = ok ? "{\"status\":\"ready\"}"
-                        : "{\"status\":\"not ready\"}";
-  http_respond_json(req, ok ? 200 : 503, body, strlen(body));
+  int db = d->store && store_ready(d->store);
+  int ok = !d->stopping && d->current != NULL && db;
+  buf_t b = {0};
+  buf_printf(&b, "{\"status\":\"%s\",\"checks\":{\"database\":",
+             ok ? "ready" : "not ready");
+  if (db) {
+    buf_puts(&b, "\"ok\"");
+  } else {
+    const char *why = d->store ? store_last_error(d->store) : "not open";
+    buf_json_str(&b, why, strlen(why));
+  }
+  buf_printf(&b, ",\"stopping\":%s}}", d->stopping ? "true" : "false");
+  http_respond_json(req, ok ? 200 : 503, b.data, b.len);
+  buf_free(&b);
 }
 
 static void metrics(http_request_t *req, void *ud) {
@@ -37,7 +46,8 @@ static void metrics(http_request_t *req, void *ud) {
              "outcome=\"error\"", (double)d->reloads_failed);
   buf_t out = {0};
   metrics_render(&out);
-  http_header_t h = {"Content-Type", "text/plain; version=0.0.4; charset=utf-8"};
+  http_header_t h = {"Content-Type",
+                     "text/plain; version=0.0.4; charset=utf-8"};
   http_respond(req, 200, &h, 1, out.data, out.len);
   buf_free(&out);
 }

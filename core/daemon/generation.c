@@ -27,6 +27,7 @@ static instance_t *find_instance(const generation_t *g, const char *name) {
 static void instance_closed(void *arg) {
   assistd_t *d = arg;
   d->closing_instances--;
+  daemon_continue_shutdown(d);
 }
 
 static void drop_instance(assistd_t *d, instance_t *inst) {
@@ -35,8 +36,8 @@ static void drop_instance(assistd_t *d, instance_t *inst) {
   log_kv(LOG_INFO, "plugin", "stopping instance", "instance",
          instance_name(inst), NULL);
   d->closing_instances++;
-  uint64_t deadline = d->current ? d->current->cfg->server.drain_timeout_ms
-                                 : 10000;
+  uint64_t deadline =
+      d->current ? d->current->cfg->server.drain_timeout_ms : 10000;
   instance_close(inst, deadline, instance_closed, d);
 }
 
@@ -74,8 +75,10 @@ static int plan_instance(assistd_t *d, const cfg_instance_t *ci,
                  opts_diff_reloadable(instance_opts(prev), &opts))) {
       p->inst = prev;
       p->reconfigure = !same;
-      if (same) opts_free(&opts);
-      else p->opts = opts;
+      if (same)
+        opts_free(&opts);
+      else
+        p->opts = opts;
       plugin_lib_put(lib);
       return 0;
     }
@@ -109,8 +112,10 @@ static int check_single_instance(const config_t *cfg, size_t i,
 static int add_routes(router_t *r, instance_t *inst, cfg_errors_t *errs,
                       cfg_mark_t mark) {
   for (const instance_route_t *rt = instance_routes(inst); rt; rt = rt->next) {
-    if (router_add(r, rt->method, rt->pattern, rt->max_body,
-                   instance_route_dispatch, (void *)rt) != 0) {
+    uint32_t flags =
+        (rt->flags & ASSIST_ROUTE_SPOOL_BODY) ? ROUTER_SPOOL_BODY : 0;
+    if (router_add_ex(r, rt->method, rt->pattern, rt->max_body, flags,
+                      instance_route_dispatch, (void *)rt) != 0) {
       cfg_error(errs, mark, "instance '%s': route %s %s clashes with another",
                 instance_name(inst), rt->method, rt->pattern);
       return -1;
@@ -238,8 +243,7 @@ static int listen_new(assistd_t *d, const cfg_server_t *s) {
     }
     char port[16];
     snprintf(port, sizeof port, "%d", l->port);
-    log_kv(LOG_INFO, "http", "listening", "host", l->host, "#port", port,
-           NULL);
+    log_kv(LOG_INFO, "http", "listening", "host", l->host, "#port", port, NULL);
   }
   return 0;
 }
@@ -274,8 +278,8 @@ int generation_activate(assistd_t *d, generation_t *gen) {
                             "Current configuration generation", NULL, 0),
              NULL, gen->id);
   metric_set(metrics_family(METRIC_GAUGE, "assist_plugin_instances",
-                            "Plugin instances in the current generation",
-                            NULL, 0),
+                            "Plugin instances in the current generation", NULL,
+                            0),
              NULL, (double)gen->ninsts);
   generation_release(old);
   return 0;

@@ -12,8 +12,11 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
+#include "plugin/services.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,14 +26,16 @@
 #ifndef ASSISTD_PLUGIN_DIR
 #define ASSISTD_PLUGIN_DIR "/usr/lib/assistd/plugins"
 #endif
+#ifndef ASSISTD_SQL_DIR
+#define ASSISTD_SQL_DIR "/usr/share/assistd/sql"
+#endif
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: assistd --config FILE [--listen HOST:PORT] "
-          "[--log-format json|text] [--log-level LEVEL]\n"
-          "       assistd --check-config FILE\n"
-          "       assistd --dump-schema [--plugin-dir DIR]\n"
-          "       assistd --version\n");
+  fprintf(f, "usage: assistd --config FILE [--listen HOST:PORT] "
+             "[--log-format json|text] [--log-level LEVEL]\n"
+             "       assistd --check-config FILE\n"
+             "       assistd --dump-schema [--plugin-dir DIR]\n"
+             "       assistd --version\n");
 }
 
 static void print_errors(const cfg_errors_t *errs) {
@@ -141,10 +146,51 @@ static void start_reload(assistd_t *d) {
   uv_queue_work(d->loop, &j->req, reload_parse, reload_apply);
 }
 
-/* ---------------- shutdown ---------------- */
+/* ---------------- shutdown ----------------
+ * HTTP drains first (requests finish on their generation), then every
+ * plugin instance stops, then the job engine waits for its handlers and
+ * writes, then the store closes, then the signal handles: the loop ends
+ * when nothing is left. */
 
-static void on_signal_closed(uv_handle_t *h) {
+static void on_handle_closed(uv_handle_t *h) {
   (void)h;
+}
+
+static void store_closed(void *arg) {
+  assistd_t *d = arg;
+  if (d->signals_on) {
+    uv_close((uv_handle_t *)&d->sig_hup, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sig_term, on_handle_closed);
+    uv_close((uv_handle_t *)&d->sig_int, on_handle_closed);
+    d->signals_on = 0;
+  }
+}
+
+static void jobs_closed(void *arg) {
+  assistd_t *d = arg;
+  services_reset();
+  if (d->store) {
+    store_t *s = d->store;
+    d->store = NULL;
+    store_close(s, store_closed, d);
+  } else {
+    store_closed(d);
+  }
+}
+
+/* Runs each time something the shutdown waits for has finished. */
+void daemon_continue_shutdown(assistd_t *d) {
+  if (!d->stopping || d->http || d->current || d->closing_instances > 0 ||
+      d->services_closing)
+    return;
+  d->services_closing = 1;
+  if (d->jobs) {
+    jobs_t *j = d->jobs;
+    d->jobs = NULL;
+    jobs_close(j, jobs_closed, d);
+  } else {
+    jobs_closed(d);
+  }
 }
 
 static void http_drained(void *arg) {
@@ -154,10 +200,8 @@ static void http_drained(void *arg) {
   generation_release(g);
   http_server_free(d->http);
   d->http = NULL;
-  uv_close((uv_handle_t *)&d->sig_hup, on_signal_closed);
-  uv_close((uv_handle_t *)&d->sig_term, on_signal_closed);
-  uv_close((uv_handle_t *)&d->sig_int, on_signal_closed);
   log_kv(LOG_INFO, "daemon", "stopped accepting; drained HTTP", NULL);
+  daemon_continue_shutdown(d);
 }
 
 static void on_signal(uv_signal_t *h, int signum) {
@@ -201,8 +245,10 @@ static int check_config(const char *path) {
     }
   }
   int rc = errs.n ? 1 : 0;
-  if (rc) print_errors(&errs);
-  else printf("%s: configuration OK\n", path);
+  if (rc)
+    print_errors(&errs);
+  else
+    printf("%s: configuration OK\n", path);
   cfg_errors_free(&errs);
   config_free(cfg);
   return rc;
@@ -255,6 +301,78 @@ static int dump_schema(const char *dir) {
 
 /* ---------------- main ---------------- */
 
+/* sqlite:PATH needs PATH's directory; create it (0750) if missing. This
+ * runs once before the loop serves anything. */
+static void ensure_sqlite_dir(const char *uri) {
+  if (strncmp(uri, "sqlite:", 7) != 0) return;
+  char *path = xstrdup(uri + 7);
+  char *q = strchr(path, '?');
+  if (q) *q = '\0';
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0750) != 0 && errno != EEXIST)
+      log_kv(LOG_WARN, "store", "cannot create directory", "dir", path, "error",
+             strerror(errno), NULL);
+    *p = '/';
+  }
+  free(path);
+}
+
+static void boot_failed(assistd_t *d) {
+  d->exit_code = 1;
+  d->stopping = 1;
+  if (d->http) {
+    http_server_free(d->http);
+    d->http = NULL;
+  }
+  daemon_continue_shutdown(d);
+}
+
+static void store_opened(store_t *s, int status, const char *errmsg,
+                         void *arg) {
+  assistd_t *d = arg;
+  config_t *cfg = d->boot_cfg;
+  d->boot_cfg = NULL;
+  if (status != 0) {
+    fprintf(stderr, "assistd: cannot open storage: %s\n", errmsg);
+    config_free(cfg);
+    boot_failed(d);
+    return;
+  }
+  d->store = s;
+  d->jobs = jobs_new(s, NULL);
+  services_set(s, d->jobs);
+
+  cfg_errors_t errs = {0};
+  generation_t *gen = generation_build(d, cfg, NULL, &errs);
+  if (gen && generation_activate(d, gen) != 0) {
+    cfg_error(&errs, (cfg_mark_t){d->config_path, 1, 1},
+              "cannot listen on a configured address");
+    generation_release(gen);
+    gen = NULL;
+  }
+  if (!gen) {
+    print_errors(&errs);
+    cfg_errors_free(&errs);
+    boot_failed(d);
+    return;
+  }
+  cfg_errors_free(&errs);
+  jobs_start(d->jobs);
+
+  uv_signal_init(d->loop, &d->sig_hup);
+  uv_signal_init(d->loop, &d->sig_term);
+  uv_signal_init(d->loop, &d->sig_int);
+  d->sig_hup.data = d->sig_term.data = d->sig_int.data = d;
+  uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
+  uv_signal_start(&d->sig_term, on_signal, SIGTERM);
+  uv_signal_start(&d->sig_int, on_signal, SIGINT);
+  d->signals_on = 1;
+  log_kv(LOG_INFO, "daemon", "started", "version", ASSISTD_VERSION, "config",
+         d->config_path, NULL);
+}
+
 static int run(assistd_t *d, const char *log_format, const char *log_level) {
   cfg_errors_t errs = {0};
   config_t *cfg = load_config(d, &errs);
@@ -266,8 +384,7 @@ static int run(assistd_t *d, const char *log_format, const char *log_level) {
   log_level_t lvl = LOG_INFO;
   log_parse_level(log_level ? log_level : cfg->log_level, &lvl);
   const char *fmt = log_format ? log_format : cfg->log_format;
-  log_setup(fmt && strcmp(fmt, "text") == 0 ? LOG_FORMAT_TEXT
-                                            : LOG_FORMAT_JSON,
+  log_setup(fmt && strcmp(fmt, "text") == 0 ? LOG_FORMAT_TEXT : LOG_FORMAT_JSON,
             lvl, 2);
 
   uv_loop_t *loop = uv_default_loop();
@@ -277,42 +394,29 @@ static int run(assistd_t *d, const char *log_format, const char *log_level) {
   http_app_t app = {app_acquire, app_release, d};
   d->http = http_server_new(loop, &limits, &app);
 
-  generation_t *gen = generation_build(d, cfg, NULL, &errs);
-  if (!gen || generation_activate(d, gen) != 0) {
-    if (gen) {
-      cfg_error(&errs, (cfg_mark_t){d->config_path, 1, 1},
-                "cannot listen on a configured address");
-      d->current = NULL;
-      generation_release(gen);
-    }
-    print_errors(&errs);
-    cfg_errors_free(&errs);
-    http_server_free(d->http);
-    uv_run(loop, UV_RUN_DEFAULT); /* let closing instances finish */
-    uv_loop_close(loop);
-    return 1;
+  /* The store opens (and migrates) asynchronously; plugins start once it
+   * is there, because their storage and jobs live in it. */
+  const char *sql_dir = getenv("ASSISTD_SQL_DIR");
+  ensure_sqlite_dir(cfg->storage);
+  d->boot_cfg = cfg;
+  int rc = store_open(loop, cfg->storage, sql_dir ? sql_dir : ASSISTD_SQL_DIR,
+                      store_opened, d);
+  if (rc != 0) {
+    fprintf(stderr, "assistd: cannot open storage: %s\n", strerror(-rc));
+    d->boot_cfg = NULL;
+    config_free(cfg);
+    boot_failed(d);
   }
-  cfg_errors_free(&errs);
-
-  uv_signal_init(loop, &d->sig_hup);
-  uv_signal_init(loop, &d->sig_term);
-  uv_signal_init(loop, &d->sig_int);
-  d->sig_hup.data = d->sig_term.data = d->sig_int.data = d;
-  uv_signal_start(&d->sig_hup, on_signal, SIGHUP);
-  uv_signal_start(&d->sig_term, on_signal, SIGTERM);
-  uv_signal_start(&d->sig_int, on_signal, SIGINT);
-  log_kv(LOG_INFO, "daemon", "started", "version", ASSISTD_VERSION, "config",
-         d->config_path, NULL);
 
   uv_run(loop, UV_RUN_DEFAULT);
 
   for (size_t i = 0; i < d->nbound; i++) free(d->bound[i].host);
   free(d->bound);
-  int rc = uv_loop_close(loop);
-  if (rc != 0) log_kv(LOG_WARN, "daemon", "loop closed with open handles", NULL);
+  if (uv_loop_close(loop) != 0)
+    log_kv(LOG_WARN, "daemon", "loop closed with open handles", NULL);
   metrics_reset();
-  log_kv(LOG_INFO, "daemon", "exited cleanly", NULL);
-  return 0;
+  if (d->exit_code == 0) log_kv(LOG_INFO, "daemon", "exited cleanly", NULL);
+  return d->exit_code;
 }
 
 int main(int argc, char **argv) {
@@ -334,11 +438,21 @@ int main(int argc, char **argv) {
   int schema = 0, c;
   while ((c = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
     switch (c) {
-    case 'c': d.config_path = optarg; break;
-    case 'l': d.listen_override = optarg; break;
-    case 'C': check = optarg; break;
-    case 'S': schema = 1; break;
-    case 'P': plugin_dir = optarg; break;
+    case 'c':
+      d.config_path = optarg;
+      break;
+    case 'l':
+      d.listen_override = optarg;
+      break;
+    case 'C':
+      check = optarg;
+      break;
+    case 'S':
+      schema = 1;
+      break;
+    case 'P':
+      plugin_dir = optarg;
+      break;
     case 'f':
       if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
         fprintf(stderr, "assistd: --log-format must be json or text\n");
@@ -360,8 +474,12 @@ int main(int argc, char **argv) {
       printf("assistd %s (plugin ABI %d.%d)\n", ASSISTD_VERSION,
              ASSIST_ABI_MAJOR, ASSIST_ABI_MINOR);
       return 0;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (optind < argc) {

@@ -107,20 +107,34 @@ static void h_log(assist_instance_t *inst, assist_log_level_t level,
 
 static const char *h_strerror(int err) {
   switch (err) {
-  case ASSIST_OK: return "success";
-  case ASSIST_ENOMEM: return "out of memory";
-  case ASSIST_EACCES: return "permission denied";
-  case ASSIST_EBUSY: return "busy";
-  case ASSIST_EEXIST: return "already exists";
-  case ASSIST_EINVAL: return "invalid argument";
-  case ASSIST_ENOSPC: return "no space left";
-  case ASSIST_ERANGE: return "out of range";
-  case ASSIST_ENOENT: return "not found";
-  case ASSIST_EIO: return "input/output error";
-  case ASSIST_ENOTSUP: return "not supported";
-  case ASSIST_ETIMEDOUT: return "timed out";
-  case ASSIST_ECANCELED: return "cancelled";
-  case ASSIST_ASYNC: return "will complete asynchronously";
+  case ASSIST_OK:
+    return "success";
+  case ASSIST_ENOMEM:
+    return "out of memory";
+  case ASSIST_EACCES:
+    return "permission denied";
+  case ASSIST_EBUSY:
+    return "busy";
+  case ASSIST_EEXIST:
+    return "already exists";
+  case ASSIST_EINVAL:
+    return "invalid argument";
+  case ASSIST_ENOSPC:
+    return "no space left";
+  case ASSIST_ERANGE:
+    return "out of range";
+  case ASSIST_ENOENT:
+    return "not found";
+  case ASSIST_EIO:
+    return "input/output error";
+  case ASSIST_ENOTSUP:
+    return "not supported";
+  case ASSIST_ETIMEDOUT:
+    return "timed out";
+  case ASSIST_ECANCELED:
+    return "cancelled";
+  case ASSIST_ASYNC:
+    return "will complete asynchronously";
   }
   return err < 0 ? "unknown error" : "not an error code";
 }
@@ -140,8 +154,9 @@ static const opt_value_t *opt_get(assist_instance_t *inst, const char *name,
     return NULL;
   }
   if (want_type && (int)v->type != want_type) {
-    log_kv(LOG_ERROR, inst->name, "plugin asked for an option as the wrong type",
-           "option", name, NULL);
+    log_kv(LOG_ERROR, inst->name,
+           "plugin asked for an option as the wrong type", "option", name,
+           NULL);
     return NULL;
   }
   return v->has_value ? v : NULL;
@@ -159,7 +174,8 @@ static int64_t h_opt_int(assist_instance_t *inst, const char *name) {
   case ASSIST_OPT_INT:
   case ASSIST_OPT_SIZE:
   case ASSIST_OPT_DURATION:
-  case ASSIST_OPT_BOOL: return v->i;
+  case ASSIST_OPT_BOOL:
+    return v->i;
   default:
     log_kv(LOG_ERROR, inst->name, "option is not an integer", "option", name,
            NULL);
@@ -196,7 +212,8 @@ static int h_opt_is_set(assist_instance_t *inst, const char *name) {
 /* ---------------- routes and requests ---------------- */
 
 static int h_route_add(assist_instance_t *inst, const assist_route_t *route) {
-  if (!route || route->struct_size < offsetof(assist_route_t, ud) + sizeof(void *) ||
+  if (!route ||
+      route->struct_size < offsetof(assist_route_t, ud) + sizeof(void *) ||
       !route->method || !route->pattern || !route->handler ||
       route->pattern[0] != '/')
     return ASSIST_EINVAL;
@@ -216,6 +233,8 @@ static int h_route_add(assist_instance_t *inst, const assist_route_t *route) {
   r->method = xstrdup(route->method);
   r->pattern = xstrdup(route->pattern);
   r->max_body = route->max_body;
+  if (route->struct_size >= offsetof(assist_route_t, flags) + sizeof(uint32_t))
+    r->flags = route->flags;
   r->cb = route->handler;
   r->ud = route->ud;
   instance_route_t **tail = &inst->routes;
@@ -246,6 +265,17 @@ static const char *h_req_id(assist_request_t *req) {
   return http_req_id(req);
 }
 
+static const char *h_req_body_path(assist_request_t *req, uint64_t *len) {
+  return http_req_body_path(req, len);
+}
+
+/* Accounts arrive with the auth service; until then no request is
+ * authenticated. */
+static const char *h_req_user(assist_request_t *req) {
+  (void)req;
+  return NULL;
+}
+
 static int h_respond_ex(assist_request_t *req, int status,
                         const assist_header_t *headers, size_t n,
                         const void *body, size_t len) {
@@ -272,8 +302,10 @@ static void h_timer_stop(assist_timer_t *t) {
   if (!t || t->stopped) return;
   t->stopped = 1;
   instance_t *inst = t->inst;
-  if (t->prev) t->prev->next = t->next;
-  else inst->timers = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    inst->timers = t->next;
   if (t->next) t->next->prev = t->prev;
   uv_timer_stop(&t->handle);
   uv_close((uv_handle_t *)&t->handle, timer_closed);
@@ -315,16 +347,17 @@ static void work_run(uv_work_t *req) {
 static void work_after(uv_work_t *req, int status) {
   assist_work_t *w = req->data;
   instance_t *inst = w->inst;
-  if (w->prev) w->prev->next = w->next;
-  else inst->works = w->next;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    inst->works = w->next;
   if (w->next) w->next->prev = w->prev;
   if (w->done) w->done(w->ud, status == UV_ECANCELED ? ASSIST_ECANCELED : 0);
   free(w);
   instance_work_finished(inst);
 }
 
-static assist_work_t *h_queue_work(assist_instance_t *inst,
-                                   assist_work_cb work,
+static assist_work_t *h_queue_work(assist_instance_t *inst, assist_work_cb work,
                                    assist_work_done_cb done, void *ud) {
   if (!work || inst->st == INSTANCE_STOPPING || inst->st == INSTANCE_STOPPED)
     return NULL;
@@ -371,8 +404,8 @@ static assist_metric_t *h_metric_register(assist_instance_t *inst,
     return NULL;
   char full[128];
   snprintf(full, sizeof full, "assist_%s", name);
-  metric_t *fam = metrics_family((metric_type_t)type, full, help, buckets,
-                                 nbuckets);
+  metric_t *fam =
+      metrics_family((metric_type_t)type, full, help, buckets, nbuckets);
   if (!fam) return NULL; /* exists with another type */
   for (assist_metric_t *m = inst->metrics; m; m = m->next)
     if (m->family == fam) return m;
@@ -385,8 +418,8 @@ static assist_metric_t *h_metric_register(assist_instance_t *inst,
   return m;
 }
 
-static const char *labels_of(assist_metric_t *m, const char *labels,
-                             char *buf, size_t len) {
+static const char *labels_of(assist_metric_t *m, const char *labels, char *buf,
+                             size_t len) {
   if (!labels || !*labels) return m->inst->label;
   snprintf(buf, len, "%s,%s", m->inst->label, labels);
   return buf;
@@ -400,8 +433,7 @@ static void h_metric_set(assist_metric_t *m, const char *labels, double v) {
   char buf[512];
   if (m) metric_set(m->family, labels_of(m, labels, buf, sizeof buf), v);
 }
-static void h_metric_observe(assist_metric_t *m, const char *labels,
-                             double v) {
+static void h_metric_observe(assist_metric_t *m, const char *labels, double v) {
   char buf[512];
   if (m) metric_observe(m->family, labels_of(m, labels, buf, sizeof buf), v);
 }
@@ -457,4 +489,18 @@ const assist_host_api_t host_api = {
     .metric_set = h_metric_set,
     .metric_observe = h_metric_observe,
     .post_to_loop = h_post_to_loop,
+    .req_body_path = h_req_body_path,
+    .req_user = h_req_user,
+    .kv_get = host_kv_get,
+    .kv_put = host_kv_put,
+    .kv_delete = host_kv_delete,
+    .kv_list = host_kv_list,
+    .job_kind_register = host_job_kind_register,
+    .job_enqueue = host_job_enqueue,
+    .job_cancel = host_job_cancel,
+    .job_id = host_job_id,
+    .job_payload = host_job_payload,
+    .job_attempt = host_job_attempt,
+    .job_cancelled = host_job_cancelled,
+    .job_complete = host_job_complete,
 };

@@ -1,4 +1,5 @@
 #include "plugin/instance_priv.h"
+#include "plugin/services.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -47,7 +48,10 @@ instance_t *instance_create(uv_loop_t *loop, const char *name,
 
 int instance_start(instance_t *inst) {
   int rc = inst->desc->start ? inst->desc->start(inst->state) : 0;
-  if (rc == 0) inst->st = INSTANCE_RUNNING;
+  if (rc == 0) {
+    inst->st = INSTANCE_RUNNING;
+    services_bind(inst);
+  }
   return rc;
 }
 
@@ -87,6 +91,7 @@ static void handle_closed(uv_handle_t *h) {
 static void finish_close(instance_t *inst) {
   pending_fail_all(inst);
   drain_posted(inst);
+  services_unbind(inst);
   if (!inst->destroyed && inst->desc->destroy) inst->desc->destroy(inst->state);
   inst->destroyed = 1;
   inst->st = INSTANCE_STOPPED;
@@ -97,6 +102,12 @@ static void finish_close(instance_t *inst) {
     free(r);
   }
   inst->routes = NULL;
+  for (instance_kind_t *k = inst->kinds, *n; k; k = n) {
+    n = k->next;
+    free(k->full);
+    free(k);
+  }
+  inst->kinds = NULL;
   for (struct assist_metric *m = inst->metrics, *n; m; m = n) {
     n = m->next;
     free(m);
@@ -117,7 +128,7 @@ static void stop_timers_and_work(instance_t *inst) {
 /* Called whenever something the close waits for may have finished. */
 static void maybe_finish(instance_t *inst) {
   if (inst->finished) return;
-  if (!inst->stop_done || inst->nworks > 0) return;
+  if (!inst->stop_done || inst->nworks > 0 || inst->nio > 0) return;
   uv_timer_stop(&inst->deadline);
   finish_close(inst);
 }
@@ -136,8 +147,9 @@ static void deadline_cb(uv_timer_t *t) {
     log_kv(LOG_WARN, "plugin", "instance did not stop in time; forcing",
            "instance", inst->name, NULL);
     plugin_stopped(inst);
-  } else if (inst->nworks > 0) {
-    log_kv(LOG_WARN, "plugin", "waiting for running work before destroy",
+  } else if (inst->nworks > 0 || inst->nio > 0) {
+    log_kv(LOG_WARN, "plugin",
+           "waiting for running work and storage calls before destroy",
            "instance", inst->name, NULL);
   }
 }
@@ -147,7 +159,8 @@ void instance_close(instance_t *inst, uint64_t deadline_ms,
   inst->close_done = done;
   inst->close_arg = arg;
   inst->st = INSTANCE_STOPPING;
-  if (deadline_ms > 0) uv_timer_start(&inst->deadline, deadline_cb, deadline_ms, 0);
+  if (deadline_ms > 0)
+    uv_timer_start(&inst->deadline, deadline_cb, deadline_ms, 0);
   if (!inst->stop_called) {
     inst->stop_called = 1;
     if (inst->desc->stop) {
@@ -163,6 +176,11 @@ void instance_close(instance_t *inst, uint64_t deadline_ms,
 void instance_work_finished(instance_t *inst);
 void instance_work_finished(instance_t *inst) {
   inst->nworks--;
+  if (inst->st == INSTANCE_STOPPING) maybe_finish(inst);
+}
+
+void instance_io_finished(instance_t *inst) {
+  inst->nio--;
   if (inst->st == INSTANCE_STOPPING) maybe_finish(inst);
 }
 
@@ -218,10 +236,14 @@ size_t instance_count(void) {
 
 const char *instance_state_name(instance_state_t st) {
   switch (st) {
-  case INSTANCE_CREATED: return "created";
-  case INSTANCE_RUNNING: return "running";
-  case INSTANCE_STOPPING: return "stopping";
-  case INSTANCE_STOPPED: return "stopped";
+  case INSTANCE_CREATED:
+    return "created";
+  case INSTANCE_RUNNING:
+    return "running";
+  case INSTANCE_STOPPING:
+    return "stopping";
+  case INSTANCE_STOPPED:
+    return "stopped";
   }
   return "unknown";
 }
@@ -242,9 +264,8 @@ void instance_route_dispatch(http_request_t *req, void *ud) {
            "instance", inst->name, "route", r->pattern, NULL);
     http_respond_error(req, 500, "handler did not respond");
   } else {
-    log_kv(LOG_ERROR, "plugin", "route handler failed", "instance",
-           inst->name, "route", r->pattern, "error", host_api.strerror(rc),
-           NULL);
+    log_kv(LOG_ERROR, "plugin", "route handler failed", "instance", inst->name,
+           "route", r->pattern, "error", host_api.strerror(rc), NULL);
     http_respond_error(req, 500, "internal error");
   }
 }

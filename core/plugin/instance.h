@@ -36,6 +36,7 @@ typedef struct instance_route {
   char *method;
   char *pattern;
   uint64_t max_body;
+  uint32_t flags; /* ASSIST_ROUTE_* */
   assist_route_cb cb;
   void *ud;
 } instance_route_t;

@@ -78,16 +78,16 @@ static int check_descriptor(const assist_plugin_t *d, const char *path,
     return -1;
   }
   if (d->options) {
-    if (d->option_size < offsetof(assist_option_t, description) +
-                             sizeof(const char *)) {
+    if (d->option_size <
+        offsetof(assist_option_t, description) + sizeof(const char *)) {
       snprintf(err, errlen, "%s: plugin '%s' option_size %u too small", path,
                d->name, (unsigned)d->option_size);
       return -1;
     }
     char why[256];
     if (opts_table_check(d->options, d->option_size, why, sizeof why) != 0) {
-      snprintf(err, errlen, "%s: plugin '%s' has a bad option table: %s",
-               path, d->name, why);
+      snprintf(err, errlen, "%s: plugin '%s' has a bad option table: %s", path,
+               d->name, why);
       return -1;
     }
   }
@@ -165,8 +165,7 @@ plugin_lib_t *plugin_lib_get(const char *path, char *err, size_t errlen) {
                "%s: plugin built for ABI major %d, this assistd supports %d",
                path, m, ASSIST_ABI_MAJOR);
     else
-      snprintf(err, errlen,
-               "%s: not an assistd plugin: no '%s' symbol", path,
+      snprintf(err, errlen, "%s: not an assistd plugin: no '%s' symbol", path,
                ASSIST_PLUGIN_SYMBOL);
     dlclose(h);
     close(fd);

@@ -27,8 +27,8 @@ typedef struct plugin_lib {
   ino_t ino;
   off_t size;
   long long mtime_ns;
-  int fd;                  /* held open while mapped: keeps the name unique */
-  void *handle;            /* dlopen handle */
+  int fd;       /* held open while mapped: keeps the name unique */
+  void *handle; /* dlopen handle */
   const assist_plugin_t *desc; /* inside the image; valid while mapped */
   size_t option_stride;
   unsigned refs;

@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define ASSIST_ABI_MAJOR 1
-#define ASSIST_ABI_MINOR 0
+#define ASSIST_ABI_MINOR 1
 #define ASSIST_ABI_VERSION_HEX ((ASSIST_ABI_MAJOR << 16) | ASSIST_ABI_MINOR)
 
 /** "ASPL" read as a little-endian 32-bit word. */
@@ -100,6 +100,10 @@ typedef struct assist_timer assist_timer_t;
 typedef struct assist_work assist_work_t;
 /** A metric family registered with metric_register(). */
 typedef struct assist_metric assist_metric_t;
+/** A durable job being run by a handler (ABI 1.1). */
+typedef struct assist_job assist_job_t;
+struct assist_job_kind; /* below */
+struct assist_job_spec; /* below */
 
 /* ------------------------------------------------------------------ */
 /* Options: declared once, validated and typed by the host.            */
@@ -160,6 +164,19 @@ typedef enum {
  */
 typedef int (*assist_route_cb)(assist_request_t *req, void *ud);
 
+enum {
+  /**
+   * ABI 1.1. The request body is not kept in memory: the host streams it
+   * to a temporary file as it arrives (pausing the client while the disk
+   * catches up) and the handler runs once it is complete. req_body()
+   * then returns NULL and req_body_path() the file, which the host
+   * deletes after the response unless the plugin moved it away (rename()
+   * it into the plugin's own directory on the same filesystem, on the
+   * thread pool). max_body applies as usual (413).
+   */
+  ASSIST_ROUTE_SPOOL_BODY = 1u << 0,
+};
+
 typedef struct assist_route {
   size_t struct_size;      /**< sizeof(assist_route_t) */
   const char *method;      /**< "GET", "POST"...; copied */
@@ -169,6 +186,7 @@ typedef struct assist_route {
   uint64_t max_body;       /**< request body cap in bytes; 0: server default */
   assist_route_cb handler;
   void *ud;                /**< borrowed; passed back to handler */
+  uint32_t flags;          /**< ABI 1.1: ASSIST_ROUTE_* */
 } assist_route_t;
 
 /** A response header: name and value copied by respond_ex(). */
@@ -302,9 +320,102 @@ typedef struct assist_host_api {
    */
   int (*post_to_loop)(assist_instance_t *inst, assist_done_cb cb, void *ud);
 
-  /* ABI 1.1 and later append here: storage, jobs, outbound HTTP, secrets,
-   * audit, provider registration. */
+  /* ================= ABI 1.1 ================= */
+
+  /* -- Requests. -- */
+  /** ASSIST_ROUTE_SPOOL_BODY routes: the complete body's temporary file
+   * (host-owned path, valid until the response), else NULL. */
+  const char *(*req_body_path)(assist_request_t *req, uint64_t *len);
+  /** The authenticated user's id, or NULL when the request carries no
+   * authentication (host; valid until the response). */
+  const char *(*req_user)(assist_request_t *req);
+
+  /* -- Storage: a key-value area private to the instance's plugin and
+   * name ("scope"), durable in the daemon's database. All operations are
+   * asynchronous; callbacks run on the loop thread, exactly once, unless
+   * the call returned an error. Keys are UTF-8 strings of at most 512
+   * bytes; values are bytes (copied). -- */
+  /** value: borrowed for the callback; status ASSIST_OK or ASSIST_ENOENT or
+   * an error. */
+  int (*kv_get)(assist_instance_t *inst, const char *key,
+                void (*cb)(void *ud, int status, const void *value,
+                           size_t len),
+                void *ud);
+  int (*kv_put)(assist_instance_t *inst, const char *key, const void *value,
+                size_t len, void (*cb)(void *ud, int status), void *ud);
+  /** status ASSIST_ENOENT if there was no such key. */
+  int (*kv_delete)(assist_instance_t *inst, const char *key,
+                   void (*cb)(void *ud, int status), void *ud);
+  /** Keys starting with prefix, in key order, at most limit (0: 1000).
+   * Arrays borrowed for the callback. */
+  int (*kv_list)(assist_instance_t *inst, const char *prefix, size_t limit,
+                 void (*cb)(void *ud, int status, size_t n,
+                            const char *const *keys,
+                            const void *const *values, const size_t *lens),
+                 void *ud);
+
+  /* -- Durable jobs: survive restarts, run at least once (make side
+   * effects idempotent, e.g. keyed by job_id), retried with exponential
+   * backoff, dead-lettered after max_attempts. Kinds are namespaced by the
+   * host as "<instance>.<kind>". -- */
+  /** During init() only. kind: borrowed struct, strings copied. */
+  int (*job_kind_register)(assist_instance_t *inst,
+                           const struct assist_job_kind *kind);
+  /** Queues a job (spec borrowed, strings copied). cb (may be NULL) gets
+   * the job id; existed is 1 when the idempotency key matched a job. */
+  int (*job_enqueue)(assist_instance_t *inst,
+                     const struct assist_job_spec *spec,
+                     void (*cb)(void *ud, int status, int64_t id,
+                                int existed),
+                     void *ud);
+  /** Cancels a queued or running job of this instance (a running handler
+   * sees job_cancelled() become 1). */
+  int (*job_cancel)(assist_instance_t *inst, int64_t id,
+                    void (*cb)(void *ud, int status), void *ud);
+  int64_t (*job_id)(assist_job_t *job);
+  /** The payload JSON text (host; valid until job_complete()). */
+  const char *(*job_payload)(assist_job_t *job);
+  /** 1 for the first run. */
+  int (*job_attempt)(assist_job_t *job);
+  /** 1 once the job was cancelled while running: stop and complete. */
+  int (*job_cancelled)(assist_job_t *job);
+  /**
+   * Finishes a run, exactly once per handler call: outcome
+   * ASSIST_JOB_OK, ASSIST_JOB_FAIL (retry with backoff, error copied) or
+   * ASSIST_JOB_RETRY_AFTER (run again after retry_after_s; not a failure).
+   * The job handle is invalid afterwards.
+   */
+  int (*job_complete)(assist_job_t *job, int outcome, int retry_after_s,
+                      const char *error);
 } assist_host_api_t;
+
+/** A job kind (ABI 1.1). Zero fields take the host's defaults. */
+typedef struct assist_job_kind {
+  size_t struct_size;  /**< sizeof(assist_job_kind_t) */
+  const char *kind;    /**< [a-z0-9_.-]+, unique within the instance */
+  int concurrency;     /**< handlers at once (default 16) */
+  int timeout_s;       /**< a run longer than this fails (default 300) */
+  /** Runs on the loop thread; must eventually call job_complete(). */
+  void (*handler)(assist_job_t *job, void *ud);
+  void *ud;
+} assist_job_kind_t;
+
+/** A job to enqueue (ABI 1.1). */
+typedef struct assist_job_spec {
+  size_t struct_size;      /**< sizeof(assist_job_spec_t) */
+  const char *kind;        /**< a kind this instance registered */
+  const char *payload;     /**< JSON text, NULL for "{}" */
+  int64_t run_at_ms;       /**< Unix ms; 0: now */
+  int priority;            /**< higher runs first */
+  int max_attempts;        /**< 0: 5 */
+  const char *idempotency_key; /**< NULL: none */
+} assist_job_spec_t;
+
+enum {
+  ASSIST_JOB_OK = 0,
+  ASSIST_JOB_FAIL = 1,
+  ASSIST_JOB_RETRY_AFTER = 2,
+};
 
 /** True if the host table has member `fn` and it is set. */
 #define ASSIST_HOST_HAS(host, fn)                                          \

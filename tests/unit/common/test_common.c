@@ -103,8 +103,8 @@ static void test_metrics_render(void **s) {
   assert_true(metric_value(c, "k=\"a\"") == 3);
   assert_null(metrics_family(METRIC_GAUGE, "t_total", "", NULL, 0));
   double bounds[] = {0.1, 1};
-  metric_t *h = metrics_family(METRIC_HISTOGRAM, "t_seconds", "Time.", bounds,
-                               2);
+  metric_t *h =
+      metrics_family(METRIC_HISTOGRAM, "t_seconds", "Time.", bounds, 2);
   metric_observe(h, NULL, 0.05);
   metric_observe(h, NULL, 0.5);
   metric_observe(h, NULL, 7);

@@ -50,6 +50,37 @@ static void test_good_loads_and_is_shared(void **s) {
   assert_int_equal(plugin_lib_count(), 0);
 }
 
+static void closed(void *arg);
+
+/* Built against the frozen 1.0 header: smaller route structs, an older
+ * minor; it must load, initialise and register its routes. */
+static void test_older_minor_loads(void **s) {
+  (void)s;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[512];
+  plugin_lib_t *lib = plugin_lib_get(fixture("abi10"), err, sizeof err);
+  assert_non_null(lib);
+  assert_int_equal(lib->desc->abi_minor, 0);
+  assert_true(ASSIST_ABI_MINOR > 0);
+  opt_set_t opts = {0};
+  cfg_errors_t errs = {0};
+  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
+                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
+                   0);
+  instance_t *inst = instance_create(&loop, "old", lib, &opts, err, sizeof err);
+  assert_non_null(inst);
+  const instance_route_t *r = instance_routes(inst);
+  assert_non_null(r);
+  assert_int_equal(r->flags, 0);
+  int n = 0;
+  instance_close(inst, 1000, closed, &n);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(n, 1);
+  assert_int_equal(uv_loop_close(&loop), 0);
+  cfg_errors_free(&errs);
+}
+
 static void test_refusals(void **s) {
   (void)s;
   expect_refusal("/nonexistent/plugin.so", "cannot open plugin");
@@ -176,7 +207,10 @@ static void test_instance_lifecycle(void **s) {
   assert_int_equal(instance_start(inst), 0);
   assert_int_equal(instance_state(inst), INSTANCE_RUNNING);
   /* Routes can only be added during init. */
-  assist_route_t late = {sizeof late, "GET", "/late", 0, late_handler, NULL};
+  assist_route_t late = {.struct_size = sizeof late,
+                         .method = "GET",
+                         .pattern = "/late",
+                         .handler = late_handler};
   assert_int_equal(host_api.route_add(inst, &late), ASSIST_EBUSY);
   int n = 0;
   instance_close(inst, 1000, closed, &n);
@@ -200,8 +234,8 @@ static void test_stop_deadline(void **s) {
   opts_validate(lib->desc->options, lib->option_stride, NULL,
                 (cfg_mark_t){"t", 1, 1}, &opts, &errs);
   cfg_errors_free(&errs);
-  instance_t *inst = instance_create(&loop, "stuck", lib, &opts, err,
-                                     sizeof err);
+  instance_t *inst =
+      instance_create(&loop, "stuck", lib, &opts, err, sizeof err);
   assert_non_null(inst);
   int n = 0;
   instance_close(inst, 50, closed, &n);
@@ -222,6 +256,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_loads_and_is_shared),
       cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_older_minor_loads),
       cmocka_unit_test(test_not_a_shared_object),
       cmocka_unit_test(test_unsafe_permissions),
       cmocka_unit_test(test_replaced_file_loads_afresh),
