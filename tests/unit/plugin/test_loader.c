@@ -35,6 +35,37 @@ static void expect_refusal(const char *path, const char *needle) {
   assert_int_equal(plugin_lib_count(), 0);
 }
 
+/* Loads fixture `kind` and creates instance `name` with default options.
+ * Returns the instance, or NULL with the reason in err. */
+static instance_t *create(uv_loop_t *loop, const char *kind, const char *name,
+                          char *err, size_t errlen) {
+  plugin_lib_t *lib = plugin_lib_get(fixture(kind), err, errlen);
+  assert_non_null(lib);
+  opt_set_t opts = {0};
+  cfg_errors_t errs = {0};
+  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
+                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
+                   0);
+  cfg_errors_free(&errs);
+  return instance_create(loop, name, lib, &opts, err, errlen);
+}
+
+static void closed(void *arg) {
+  (*(int *)arg)++;
+}
+
+/* Closes inst, runs the loop dry and checks nothing is left behind. */
+static void close_and_check(uv_loop_t *loop, instance_t *inst,
+                            uint64_t deadline_ms) {
+  int n = 0;
+  instance_close(inst, deadline_ms, closed, &n);
+  uv_run(loop, UV_RUN_DEFAULT);
+  assert_int_equal(n, 1);
+  assert_int_equal(instance_count(), 0);
+  assert_int_equal(plugin_lib_count(), 0);
+  assert_int_equal(uv_loop_close(loop), 0);
+}
+
 static void test_good_loads_and_is_shared(void **s) {
   (void)s;
   char err[512];
@@ -50,8 +81,6 @@ static void test_good_loads_and_is_shared(void **s) {
   assert_int_equal(plugin_lib_count(), 0);
 }
 
-static void closed(void *arg);
-
 /* Built against the frozen 1.0 header: smaller route structs, an older
  * minor; it must load, initialise and register its routes. */
 static void test_older_minor_loads(void **s) {
@@ -59,26 +88,14 @@ static void test_older_minor_loads(void **s) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   char err[512];
-  plugin_lib_t *lib = plugin_lib_get(fixture("abi10"), err, sizeof err);
-  assert_non_null(lib);
-  assert_int_equal(lib->desc->abi_minor, 0);
-  assert_true(ASSIST_ABI_MINOR > 0);
-  opt_set_t opts = {0};
-  cfg_errors_t errs = {0};
-  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
-                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
-                   0);
-  instance_t *inst = instance_create(&loop, "old", lib, &opts, err, sizeof err);
+  instance_t *inst = create(&loop, "abi10", "old", err, sizeof err);
   assert_non_null(inst);
+  assert_int_equal(instance_desc(inst)->abi_minor, 0);
+  assert_true(ASSIST_ABI_MINOR > 0);
   const instance_route_t *r = instance_routes(inst);
   assert_non_null(r);
   assert_int_equal(r->flags, 0);
-  int n = 0;
-  instance_close(inst, 1000, closed, &n);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(n, 1);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  cfg_errors_free(&errs);
+  close_and_check(&loop, inst, 1000);
 }
 
 static void test_refusals(void **s) {
@@ -160,16 +177,7 @@ static void test_init_failure_releases_everything(void **s) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   char err[512];
-  plugin_lib_t *lib = plugin_lib_get(fixture("init_fails"), err, sizeof err);
-  assert_non_null(lib);
-  opt_set_t opts = {0};
-  cfg_errors_t errs = {0};
-  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
-                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
-                   0);
-  cfg_errors_free(&errs);
-  instance_t *inst = instance_create(&loop, "bad", lib, &opts, err, sizeof err);
-  assert_null(inst);
+  assert_null(create(&loop, "init_fails", "bad", err, sizeof err));
   assert_non_null(strstr(err, "init failed: invalid argument"));
   uv_run(&loop, UV_RUN_DEFAULT);
   assert_int_equal(instance_count(), 0);
@@ -183,23 +191,12 @@ static int late_handler(assist_request_t *req, void *ud) {
   return 0;
 }
 
-static void closed(void *arg) {
-  (*(int *)arg)++;
-}
-
 static void test_instance_lifecycle(void **s) {
   (void)s;
   uv_loop_t loop;
   uv_loop_init(&loop);
   char err[512];
-  plugin_lib_t *lib = plugin_lib_get(fixture("good"), err, sizeof err);
-  assert_non_null(lib);
-  opt_set_t opts = {0};
-  cfg_errors_t errs = {0};
-  assert_int_equal(opts_validate(lib->desc->options, lib->option_stride, NULL,
-                                 (cfg_mark_t){"t", 1, 1}, &opts, &errs),
-                   0);
-  instance_t *inst = instance_create(&loop, "fx", lib, &opts, err, sizeof err);
+  instance_t *inst = create(&loop, "good", "fx", err, sizeof err);
   assert_non_null(inst);
   const instance_route_t *r = instance_routes(inst);
   assert_non_null(r);
@@ -212,37 +209,18 @@ static void test_instance_lifecycle(void **s) {
                          .pattern = "/late",
                          .handler = late_handler};
   assert_int_equal(host_api.route_add(inst, &late), ASSIST_EBUSY);
-  int n = 0;
-  instance_close(inst, 1000, closed, &n);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(n, 1);
-  assert_int_equal(instance_count(), 0);
-  assert_int_equal(plugin_lib_count(), 0);
-  assert_int_equal(uv_loop_close(&loop), 0);
-  cfg_errors_free(&errs);
+  close_and_check(&loop, inst, 1000);
 }
 
+/* A plugin whose stop() never calls done is forced at the deadline. */
 static void test_stop_deadline(void **s) {
   (void)s;
   uv_loop_t loop;
   uv_loop_init(&loop);
   char err[512];
-  plugin_lib_t *lib = plugin_lib_get(fixture("stop_hangs"), err, sizeof err);
-  assert_non_null(lib);
-  opt_set_t opts = {0};
-  cfg_errors_t errs = {0};
-  opts_validate(lib->desc->options, lib->option_stride, NULL,
-                (cfg_mark_t){"t", 1, 1}, &opts, &errs);
-  cfg_errors_free(&errs);
-  instance_t *inst =
-      instance_create(&loop, "stuck", lib, &opts, err, sizeof err);
+  instance_t *inst = create(&loop, "stop_hangs", "stuck", err, sizeof err);
   assert_non_null(inst);
-  int n = 0;
-  instance_close(inst, 50, closed, &n);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  assert_int_equal(n, 1); /* forced at the deadline */
-  assert_int_equal(instance_count(), 0);
-  assert_int_equal(uv_loop_close(&loop), 0);
+  close_and_check(&loop, inst, 50);
 }
 
 int main(int argc, char **argv) {
