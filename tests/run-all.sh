@@ -18,13 +18,13 @@ setup() { # dir, options...
 }
 
 echo "== build (gcc, -Werror)"
-setup build && ninja -C build || fail=1
+setup build -Dtests=true && ninja -C build || fail=1
 rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
 echo "== tests"
 [ $fail -eq 0 ] && { meson test -C build --print-errorlogs --num-processes 2 || true; }
 
 echo "== build and tests under AddressSanitizer + UBSan"
-setup build-asan -Dsanitizers=true -Db_lundef=false &&
+setup build-asan -Dtests=true -Dsanitizers=true -Db_lundef=false &&
   ninja -C build-asan || fail=1
 [ $fail -eq 0 ] && {
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
