@@ -117,6 +117,25 @@ typedef struct cfg_instance {
   cfg_mark_t mark;           /* where the instance was declared */
 } cfg_instance_t;
 
+/* secrets: the master key (core/secrets). */
+typedef struct cfg_secrets {
+  char *key_file; /* resolved path of the active key file, or NULL */
+  char *key_env;  /* or: environment variable holding it (64 hex / base64) */
+  int create;     /* create key_file (0600) when missing; default: 1 for the
+                     default key file next to a SQLite database, else 0 */
+  int defaulted;  /* key_file is the default <database>.key */
+  char **previous_key_files; /* resolved; older keys, decrypt only */
+  size_t nprevious;
+  char **previous_key_envs; /* older keys from the environment */
+  size_t nprevious_env;
+} cfg_secrets_t;
+
+/* jobs: engine settings (core/jobs). */
+typedef struct cfg_jobs {
+  uint64_t lease_ms; /* default 30 s; heartbeat every lease/3 */
+  uint64_t poll_ms;  /* safety poll, default 5 s */
+} cfg_jobs_t;
+
 typedef struct config {
   char *file;     /* main file path as given */
   cfg_doc_t *doc; /* owned: keeps nodes and marks alive */
@@ -126,6 +145,8 @@ typedef struct config {
                        "sqlite:assistd.db" (later issues) */
   char *log_level;  /* "debug|info|warn|error", default "info" */
   char *log_format; /* "json|text", default "json" */
+  cfg_secrets_t secrets;
+  cfg_jobs_t jobs;
   cfg_instance_t *instances;
   size_t ninstances;
 } config_t;

@@ -24,6 +24,16 @@
  *                                     # sqlite path resolves against the
  *                                     # main file's dir; default
  *                                     # sqlite:assistd.db
+ *   secrets:                       # the master key (core/secrets)
+ *     key_file: var/assistd.key    # default for SQLite: <database>.key,
+ *                                  # created 0600 on first run
+ *     key_env: ASSIST_MASTER_KEY   # or from the environment (64 hex chars)
+ *     create: false                # create key_file when missing
+ *     previous_key_files: [old.key] # older keys: decrypt only (rotation)
+ *     previous_key_envs: [OLD_KEY]
+ *   jobs:
+ *     lease: 30s                   # 1s..1h; heartbeat every lease/3
+ *     poll: 5s                     # safety poll, 100ms..1h
  *   plugin_dir: ../build/plugins   # relative to the main file's dir;
  *                                  # default <main file dir>/plugins
  *   include: conf.d                # file, directory (*.yaml, *.yml in name
@@ -56,8 +66,12 @@
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const top_keys[] = {"server",     "log",     "storage",
-                                       "plugin_dir", "include", "plugins"};
+static const char *const top_keys[] = {"server",  "log",    "storage",
+                                       "secrets", "jobs",   "plugin_dir",
+                                       "include", "plugins"};
+static const char *const secrets_keys[] = {
+    "key_file", "key_env", "create", "previous_key_files", "previous_key_envs"};
+static const char *const jobs_keys[] = {"lease", "poll"};
 static const char *const server_keys[] = {
     "listen",        "max_connections", "max_header_size", "max_headers",
     "max_body_size", "header_timeout",  "body_timeout",    "idle_timeout",
@@ -473,6 +487,113 @@ static void build_instance(bctx_t *c, config_t *cfg, const cfg_node_t *n) {
   cfg->instances[cfg->ninstances++] = in;
 }
 
+/* ---------------- secrets and jobs ---------------- */
+
+static int valid_env_name(const char *s) {
+  if (!*s || (*s >= '0' && *s <= '9')) return 0;
+  for (; *s; s++)
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+          (*s >= '0' && *s <= '9') || *s == '_'))
+      return 0;
+  return 1;
+}
+
+/* A string or a list of strings; paths resolve against their file. */
+static void get_str_list(bctx_t *c, const cfg_node_t *map, const char *key,
+                         const char *path, int is_path, char ***out,
+                         size_t *n) {
+  const cfg_node_t *l = cfg_map_get(map, key);
+  if (cfg_is_null(l)) return;
+  const cfg_node_t *one[1] = {l};
+  const cfg_node_t *const *items = one;
+  size_t count = 1;
+  if (l->kind == CFG_SEQ) {
+    items = (const cfg_node_t *const *)l->items;
+    count = l->n;
+  }
+  for (size_t i = 0; i < count; i++) {
+    const char *s = scalar(c, items[i], path, "a string or a list of strings");
+    if (!s) continue;
+    if (!*s) {
+      ERR(c, items[i]->mark, "%s: must not be empty", path);
+      continue;
+    }
+    if (!is_path && !valid_env_name(s)) {
+      ERR(c, items[i]->mark, "%s: not a variable name", path);
+      continue;
+    }
+    char *v;
+    if (is_path) {
+      char *dir = cfg_node_dir(items[i]);
+      v = cfg_path_join(dir, s);
+      free(dir);
+    } else {
+      v = xstrdup(s);
+    }
+    *out = xrealloc(*out, (*n + 1) * sizeof **out);
+    (*out)[(*n)++] = v;
+  }
+}
+
+static void build_secrets(bctx_t *c, const cfg_node_t *n, cfg_secrets_t *s) {
+  if (!cfg_is_null(n) && n->kind != CFG_MAP) {
+    ERR(c, n->mark, "secrets: expected a map, not %s", cfg_kind_name(n));
+    return;
+  }
+  if (cfg_is_null(n)) return;
+  check_keys(c, n, secrets_keys, N_(secrets_keys), "secrets");
+  get_path(c, n, "key_file", "secrets.key_file", &s->key_file);
+  get_string(c, n, "key_env", "secrets.key_env", &s->key_env);
+  if (s->key_env && !valid_env_name(s->key_env))
+    ERR(c, cfg_map_get(n, "key_env")->mark,
+        "secrets.key_env: not a variable name");
+  if (s->key_file && s->key_env)
+    ERR(c, cfg_map_get(n, "key_env")->mark,
+        "secrets: set key_file or key_env, not both");
+  get_bool(c, n, "create", "secrets.create", &s->create);
+  if (s->create && !s->key_file && cfg_map_get(n, "create"))
+    ERR(c, cfg_map_get(n, "create")->mark,
+        "secrets.create: needs secrets.key_file");
+  get_str_list(c, n, "previous_key_files", "secrets.previous_key_files", 1,
+               &s->previous_key_files, &s->nprevious);
+  get_str_list(c, n, "previous_key_envs", "secrets.previous_key_envs", 0,
+               &s->previous_key_envs, &s->nprevious_env);
+}
+
+/* Without a key configured, a SQLite database gets its own key file next
+ * to it (<database>.key), created on first run; PostgreSQL needs one
+ * configured, since every daemon sharing the database must use it. */
+static void default_secrets(config_t *cfg) {
+  cfg_secrets_t *s = &cfg->secrets;
+  if (s->key_file || s->key_env) return;
+  if (strncmp(cfg->storage, "sqlite:", 7) == 0) {
+    const char *p = cfg->storage + 7;
+    const char *q = strchr(p, '?');
+    size_t len = q ? (size_t)(q - p) : strlen(p);
+    if (len && p[0] != ':' && strncmp(p, "file:", 5) != 0) {
+      s->key_file = xasprintf("%.*s.key", (int)len, p);
+      s->create = 1;
+      s->defaulted = 1;
+    }
+    /* :memory: and file: URIs: the daemon uses an ephemeral key. */
+  }
+  /* PostgreSQL without a key: the daemon refuses to start (a check of the
+   * configuration alone cannot know whether the key comes later). */
+}
+
+static void build_jobs(bctx_t *c, const cfg_node_t *n, cfg_jobs_t *j) {
+  j->lease_ms = 30000;
+  j->poll_ms = 5000;
+  if (!cfg_is_null(n) && n->kind != CFG_MAP) {
+    ERR(c, n->mark, "jobs: expected a map, not %s", cfg_kind_name(n));
+    return;
+  }
+  if (cfg_is_null(n)) return;
+  check_keys(c, n, jobs_keys, N_(jobs_keys), "jobs");
+  get_units(c, n, "lease", "jobs.lease", 0, 1000, 3600000, &j->lease_ms);
+  get_units(c, n, "poll", "jobs.poll", 0, 100, 3600000, &j->poll_ms);
+}
+
 /* ---------------- the whole file ---------------- */
 
 static void check_storage(bctx_t *c, const cfg_node_t *root, char *storage) {
@@ -543,6 +664,9 @@ static config_t *build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
     get_path(&c, root, "plugin_dir", "plugin_dir", &cfg->plugin_dir);
   }
   resolve_sqlite(cfg, file);
+  build_secrets(&c, cfg_map_get(root, "secrets"), &cfg->secrets);
+  build_jobs(&c, cfg_map_get(root, "jobs"), &cfg->jobs);
+  if (!c.bad) default_secrets(cfg);
   /* include: was followed by cfg_doc_load(); its shape was checked there. */
   const cfg_node_t *pl = cfg_map_get(root, "plugins");
   if (pl && pl->kind == CFG_SEQ) {
@@ -603,6 +727,14 @@ void config_free(config_t *cfg) {
   free(cfg->storage);
   free(cfg->log_level);
   free(cfg->log_format);
+  free(cfg->secrets.key_file);
+  free(cfg->secrets.key_env);
+  for (size_t i = 0; i < cfg->secrets.nprevious; i++)
+    free(cfg->secrets.previous_key_files[i]);
+  free(cfg->secrets.previous_key_files);
+  for (size_t i = 0; i < cfg->secrets.nprevious_env; i++)
+    free(cfg->secrets.previous_key_envs[i]);
+  free(cfg->secrets.previous_key_envs);
   for (size_t i = 0; i < cfg->ninstances; i++) {
     free(cfg->instances[i].name);
     free(cfg->instances[i].plugin);

@@ -325,6 +325,52 @@ static void server_schema(jw_t *w) {
   jw_close(w, "}");
 }
 
+static void secrets_schema(jw_t *w) {
+  jw_key(w, "secrets");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "the master key: encryption at rest, tokens, audit (core/secrets)");
+  jw_kstr(w, "type", "object");
+  jw_kraw(w, "additionalProperties", "false");
+  jw_key(w, "properties");
+  jw_open(w, "{");
+  prop_str(w, "key_file",
+           "file holding the active master key (64 hex characters, mode "
+           "0600), relative to this file; default with SQLite: "
+           "<database>.key, created on first run",
+           NULL);
+  prop_str(w, "key_env",
+           "environment variable holding the active master key instead", NULL);
+  prop_ref(w, "create", "create key_file (0600) when it does not exist", NULL,
+           "bool");
+  prop_ref(w, "previous_key_files",
+           "older key files, used only to decrypt (key rotation)", NULL,
+           "path_list");
+  prop_ref(w, "previous_key_envs",
+           "older keys from environment variables, used only to decrypt", NULL,
+           "path_list");
+  jw_close(w, "}");
+  jw_close(w, "}");
+}
+
+static void jobs_schema(jw_t *w) {
+  jw_key(w, "jobs");
+  jw_open(w, "{");
+  jw_kstr(w, "description", "the durable job engine (core/jobs)");
+  jw_kstr(w, "type", "object");
+  jw_kraw(w, "additionalProperties", "false");
+  jw_key(w, "properties");
+  jw_open(w, "{");
+  prop_ref(w, "lease",
+           "how long a claimed job stays leased without a heartbeat "
+           "(1s..1h); a dead daemon's jobs run again after it",
+           "30s", "duration");
+  prop_ref(w, "poll", "safety poll for expired leases and queue depth", "5s",
+           "duration");
+  jw_close(w, "}");
+  jw_close(w, "}");
+}
+
 static void log_schema(jw_t *w) {
   static const char *const levels[] = {"debug", "info", "warn", "error"};
   static const char *const formats[] = {"json", "text"};
@@ -581,6 +627,8 @@ void config_schema_json(const assist_plugin_t *const *plugins, size_t n,
   jw_kstr(&w, "default", "sqlite:assistd.db");
   jw_kstr(&w, "pattern", "^(sqlite:.+|postgres(ql)?://|\\$\\{)");
   jw_close(&w, "}");
+  secrets_schema(&w);
+  jobs_schema(&w);
   prop_str(&w, "plugin_dir",
            "directory of plugin shared objects, relative to this file",
            "plugins");

@@ -13,10 +13,13 @@
 #ifndef ASSIST_DAEMON_H
 #define ASSIST_DAEMON_H
 
+#include "api/api.h"
+#include "audit/audit_svc.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
 #include "plugin/instance.h"
+#include "secrets/secrets.h"
 #include "store/store.h"
 
 #include <uv.h>
@@ -49,6 +52,9 @@ struct assistd {
   config_t *boot_cfg; /* held while the store opens at start-up */
   store_t *store;
   jobs_t *jobs;
+  secrets_keyring_t *ring; /* master keys, loaded at start */
+  audit_svc_t *audit;      /* the audit log's thread */
+  api_ctx_t api;           /* what /api handlers reach */
   uint64_t reloads_ok, reloads_failed;
   int exit_code;
 };
@@ -71,6 +77,21 @@ void http_limits_from_config(const cfg_server_t *s, http_limits_t *out);
 
 /** Moves shutdown on once HTTP, instances or services have finished. */
 void daemon_continue_shutdown(assistd_t *d);
+
+/** Builds the master keyring from cfg->secrets (blocking: key files).
+ * allow_create: create a missing key file when the configuration says so.
+ * Returns 0 or a negative code with err set. */
+int keys_load(const config_t *cfg, int allow_create, secrets_keyring_t **out,
+              char *err, size_t errlen);
+
+/** `assistd audit ...` and `assistd secrets ...` (cli.c). Returns the exit
+ * status. */
+int cli_main(int argc, char **argv);
+
+/** Appends an audit entry for something the daemon did (fire and forget;
+ * no-op while the audit log is not open). */
+void daemon_audit(assistd_t *d, const char *action, const char *target,
+                  const char *outcome, const char *details);
 
 /** Parses "HOST:PORT" or "[v6]:PORT". Returns 0 or -1. */
 int parse_listen(const char *s, char **host, int *port);

@@ -104,6 +104,9 @@ int builtins_add(assistd_t *d, router_t *r, const config_t *cfg) {
   rc |= router_add(r, "GET", "/ready", 0, ready, d);
   rc |= router_add(r, "GET", "/metrics", 0, metrics, d);
   rc |= router_add(r, "GET", "/api/plugins", 0, plugins, d);
+  /* Jobs, schedules and audit (core/api; every handler passes its
+   * authorization seam first). */
+  if (api_add_routes(r, &d->api) != 0) rc = -1;
   if (cfg->server.static_dir) {
     /* The generation's config owns static_dir, and outlives its router. */
     rc |= router_add(r, "GET", "/ui/{path*}", 0, ui_static,

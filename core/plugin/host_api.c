@@ -4,6 +4,7 @@
  * returns an ASSIST_E* code instead of aborting.
  */
 #include "plugin/instance_priv.h"
+#include "plugin/host_secrets.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -503,4 +504,10 @@ const assist_host_api_t host_api = {
     .job_attempt = host_job_attempt,
     .job_cancelled = host_job_cancelled,
     .job_complete = host_job_complete,
+    .secret_encrypt = host_secret_encrypt,
+    .secret_decrypt = host_secret_decrypt,
+    .token_sign = host_token_sign,
+    .token_verify = host_token_verify,
+    .secret_free = host_secret_free,
+    .audit_append = host_audit_append,
 };

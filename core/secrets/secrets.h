@@ -205,6 +205,37 @@ int secrets_ct_key_id(const char *ct, char *id_out);
 int secrets_ct_needs_reencrypt(secrets_keyring_t *ring, const char *ct);
 
 /* ------------------------------------------------------------------ */
+/* Plugin ciphertexts (plugin_ct.c): what the SDK's secret_encrypt makes */
+
+/** Longest plugin context string. */
+#define SECRETS_PLUGIN_CONTEXT_MAX 200
+/** 1 if context is 1..SECRETS_PLUGIN_CONTEXT_MAX printable ASCII chars. */
+int secrets_plugin_context_ok(const char *context);
+/**
+ * "ps1:<base64url(context)>:<secrets_encrypt ciphertext>", the inner one
+ * bound to "plugin:<instance>:<context>": only that instance, with that
+ * context, can decrypt it. The context is in clear in front so that key
+ * rotation can re-encrypt without the plugin. *out owned by the caller.
+ */
+int secrets_plugin_encrypt(secrets_keyring_t *ring, const char *instance,
+                           const char *context, const void *pt, size_t len,
+                           char **out);
+/** As secrets_decrypt (plaintext in sodium memory: secrets_plain_free). */
+int secrets_plugin_decrypt(secrets_keyring_t *ring, const char *instance,
+                           const char *context, const char *ct, char **out,
+                           size_t *out_len);
+/** 1 if value (len bytes, not NUL-terminated) looks like a plugin
+ * ciphertext ("ps1:" prefix). */
+int secrets_plugin_is_ct(const void *value, size_t len);
+/**
+ * Re-encrypts ct under the active key for instance. Returns 0 with *out
+ * (owned by the caller), 1 when ct is already under the active key (no
+ * *out), or an error (SECRETS_ENOKEY when its key is not in the ring).
+ */
+int secrets_plugin_reencrypt(secrets_keyring_t *ring, const char *instance,
+                             const char *ct, char **out);
+
+/* ------------------------------------------------------------------ */
 /* MACs and signed expiring tokens                                     */
 
 /**

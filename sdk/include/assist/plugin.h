@@ -83,6 +83,11 @@ enum {
   ASSIST_ENOTSUP = -95,
   ASSIST_ETIMEDOUT = -110,
   ASSIST_ECANCELED = -125,
+  /** ABI 1.1: a ciphertext or token that does not authenticate (tampered,
+   * another context, purpose or instance). */
+  ASSIST_EBADMSG = -74,
+  /** ABI 1.1: a valid token whose time has passed. */
+  ASSIST_EEXPIRED = -127,
   /** Returned by a route handler that will respond later. */
   ASSIST_ASYNC = -4096,
 };
@@ -104,6 +109,7 @@ typedef struct assist_metric assist_metric_t;
 typedef struct assist_job assist_job_t;
 struct assist_job_kind; /* below */
 struct assist_job_spec; /* below */
+struct assist_audit_record; /* below */
 
 /* ------------------------------------------------------------------ */
 /* Options: declared once, validated and typed by the host.            */
@@ -387,7 +393,60 @@ typedef struct assist_host_api {
    */
   int (*job_complete)(assist_job_t *job, int outcome, int retry_after_s,
                       const char *error);
+
+  /* -- Secrets: encryption at rest and signed tokens under the daemon's
+   * master key, which plugins never see. Synchronous (microseconds of
+   * CPU: fine on the loop). Every context and purpose is prefixed by the
+   * host with the instance name, so one instance can neither decrypt
+   * another's data nor accept its tokens. Results are host-allocated:
+   * release them with secret_free(). -- */
+  /**
+   * Encrypts len bytes (XChaCha20-Poly1305, key id inside) bound to
+   * context (1..200 printable ASCII characters, e.g. "oauth:refresh:42";
+   * borrowed): decrypting needs the same instance and context. *out: a
+   * NUL-terminated text ciphertext, safe to store with kv_put. Values
+   * stored through kv_put this way are re-encrypted by the host's key
+   * rotation (assistd secrets rotate).
+   */
+  int (*secret_encrypt)(assist_instance_t *inst, const char *context,
+                        const void *plain, size_t len, char **out);
+  /** Decrypts; *out is the plaintext followed by a NUL, *len (may be NULL)
+   * its length. ASSIST_EBADMSG when tampered or for another context or
+   * instance, ASSIST_EINVAL when not a ciphertext. */
+  int (*secret_decrypt)(assist_instance_t *inst, const char *context,
+                        const char *ciphertext, char **out, size_t *len);
+  /** A URL-safe token carrying payload (signed, NOT encrypted: put ids in
+   * it, not secrets) for purpose (1..40 characters of [a-z0-9_.-]), valid
+   * ttl_s > 0 seconds. */
+  int (*token_sign)(assist_instance_t *inst, const char *purpose,
+                    const char *payload, int64_t ttl_s, char **out);
+  /** ASSIST_OK with *payload (may be NULL), ASSIST_EEXPIRED, or
+   * ASSIST_EBADMSG (forged, another purpose or instance, malformed). */
+  int (*token_verify)(assist_instance_t *inst, const char *purpose,
+                      const char *token, char **payload);
+  /** Zeroes and frees a result of the secret_ and token_ functions. */
+  void (*secret_free)(void *p);
+
+  /* -- Audit: appends to the daemon's tamper-evident audit log, with
+   * actor = the instance name. Asynchronous; cb (may be NULL) runs on the
+   * loop with the entry's sequence number once it is durable. -- */
+  int (*audit_append)(assist_instance_t *inst,
+                      const struct assist_audit_record *rec,
+                      void (*cb)(void *ud, int status, int64_t seq), void *ud);
 } assist_host_api_t;
+
+/** An audit entry (ABI 1.1). Strings copied; NULL means "". */
+typedef struct assist_audit_record {
+  size_t struct_size;  /**< sizeof(assist_audit_record_t) */
+  const char *action;  /**< required, e.g. "reminder.send" */
+  const char *target;  /**< e.g. "event:42" */
+  const char *outcome; /**< e.g. "ok", "denied", "error" */
+  /** The person the entry is about (an id, never a name): details are
+   * then encrypted under that person's key, readable through the audit
+   * export and destroyed by an erasure. */
+  const char *subject;
+  const char *details; /**< free text or JSON; personal data goes here */
+} assist_audit_record_t;
 
 /** A job kind (ABI 1.1). Zero fields take the host's defaults. */
 typedef struct assist_job_kind {
