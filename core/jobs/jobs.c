@@ -1191,12 +1191,19 @@ void jobs_schedule_put(jobs_t *j, const jobs_schedule_t *spec,
   req_submit(j, r, sched_put_done, st_ctx(j, cb, arg));
 }
 
+static void sched_delete_done(store_t *s, int status, const char *errmsg,
+                              store_res_t *res, void *arg) {
+  if (status == 0 && store_res_changes(res, 0) == 0)
+    ((st_ctx_t *)arg)->force = -ENOENT;
+  sched_put_done(s, status, errmsg, res, arg);
+}
+
 void jobs_schedule_delete(jobs_t *j, const char *name, jobs_status_cb cb,
                           void *arg) {
   store_req_t *r = store_req_new(j->s, 0);
   store_req_stmt(r, &sql_sched_delete);
   store_req_bind_text(r, name);
-  req_submit(j, r, sched_put_done, st_ctx(j, cb, arg));
+  req_submit(j, r, sched_delete_done, st_ctx(j, cb, arg));
 }
 
 /* ---- administration ---- */

@@ -189,6 +189,7 @@ typedef struct {
  */
 void jobs_schedule_put(jobs_t *j, const jobs_schedule_t *spec,
                        jobs_status_cb cb, void *arg);
+/** -ENOENT when there is no schedule of that name. */
 void jobs_schedule_delete(jobs_t *j, const char *name, jobs_status_cb cb,
                           void *arg);
 

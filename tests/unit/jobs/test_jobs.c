@@ -606,6 +606,10 @@ static void test_schedule_interval(void **state) {
   assert_int_equal(del.status, 0);
   assert_int_equal(
       tu_int(&f->env.loop, f->env.s, "SELECT count(*) FROM job_schedules"), 1);
+  st_r_t again = {0};
+  jobs_schedule_delete(f->j, "c", st_cb, &again);
+  tu_run_until(&f->env.loop, &again.done);
+  assert_int_equal(again.status, -ENOENT);
   fx_free(f);
 }
 
