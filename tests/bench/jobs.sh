@@ -11,6 +11,10 @@
 #     task), which favours Celery.
 # Each database first gets an unmeasured warm-up run of 10,000 jobs (the
 # Celery worker likewise runs one task before the clock starts).
+# Also, when BUILD_DIR has the daemon and the svcfix fixture, the same N jobs
+# end to end through assistd itself (jobs_daemon.py: enqueued over HTTP by a
+# plugin through the SDK, each handler writing a kv side effect), as extra
+# table rows; the RESULT line keeps the engine figures.
 # BUILD_DIR holds tests/unit/jobs/jobs_bench (default: build). Everything
 # started here is stopped by PID. Prints a table and a last RESULT line.
 set -u
@@ -18,6 +22,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 BUILD=${1:-$ROOT/build}
 BENCH=$BUILD/tests/unit/jobs/jobs_bench
+ASSISTD=$BUILD/core/daemon/assistd
+FIXTURES=$BUILD/tests/fixtures
 N=${BENCH_JOBS:-100000}
 WARM=${BENCH_WARMUP:-10000} # a first, unmeasured run on each database
 MIG=$ROOT/schemas/sql
@@ -44,12 +50,27 @@ echo "== assistd jobs on SQLite ($N no-op jobs)"
 R_SQLITE=$("$BENCH" "sqlite:$T/bench.db" "$MIG" "$N") || { echo "sqlite run failed" >&2; exit 1; }
 echo "$R_SQLITE"
 
+echo "== through the daemon on SQLite ($N jobs enqueued over HTTP by the svcfix plugin, kv side effect each)"
+R_DSQ=""
+if [ -x "$ASSISTD" ] && [ -f "$FIXTURES/svcfix.so" ]; then
+  R_DSQ=$($PY "$HERE/jobs_daemon.py" "$ASSISTD" "$FIXTURES" "$N" sqlite) || { echo "daemon run failed" >&2; exit 1; }
+  echo "$R_DSQ"
+else
+  echo "(skipped: build $ASSISTD and $FIXTURES/svcfix.so first)"
+fi
+
 echo "== assistd jobs on PostgreSQL 15 (fsync=on, synchronous_commit=on)"
 OUT=$(ASSIST_PG_DURABLE=1 "$ROOT/tests/harness/pg-start.sh" "$T") || { echo "pg-start failed" >&2; exit 1; }
 PG_URI=$(echo "$OUT" | sed -n 's/^PG_URI=//p')
 "$BENCH" "$PG_URI" "$MIG" "$WARM" >/dev/null || { echo "postgresql warm-up failed" >&2; exit 1; }
 R_PG=$("$BENCH" "$PG_URI" "$MIG" "$N") || { echo "postgresql run failed" >&2; exit 1; }
 echo "$R_PG"
+R_DPG=""
+if [ -n "$R_DSQ" ]; then
+  echo "== through the daemon on PostgreSQL ($N jobs, as above)"
+  R_DPG=$($PY "$HERE/jobs_daemon.py" "$ASSISTD" "$FIXTURES" "$N" "$PG_URI") || { echo "daemon run failed" >&2; exit 1; }
+  echo "$R_DPG"
+fi
 "$ROOT/tests/harness/pg-stop.sh" "$T"
 
 echo "== Celery $($PY -c 'import celery;print(celery.__version__)') + Redis $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/')"
@@ -80,6 +101,8 @@ C=$(field "$R_CEL" jobs_per_s)
 printf '\n%-28s %10s %12s\n' "system" "jobs/s" "seconds"
 printf '%-28s %10s %12s\n' "assistd + SQLite" "$S" "$(field "$R_SQLITE" seconds)"
 printf '%-28s %10s %12s\n' "assistd + PostgreSQL" "$P" "$(field "$R_PG" seconds)"
+[ -n "$R_DSQ" ] && printf '%-28s %10s %12s\n' "assistd daemon + SQLite" "$(field "$R_DSQ" jobs_per_s)" "$(field "$R_DSQ" seconds)"
+[ -n "$R_DPG" ] && printf '%-28s %10s %12s\n' "assistd daemon + PostgreSQL" "$(field "$R_DPG" jobs_per_s)" "$(field "$R_DPG" seconds)"
 printf '%-28s %10s %12s\n' "Celery + Redis" "$C" "$(field "$R_CEL" seconds)"
 RS=$(awk -v a="$S" -v b="$C" 'BEGIN{printf "%.1f", a/b}')
 RP=$(awk -v a="$P" -v b="$C" 'BEGIN{printf "%.1f", a/b}')
