@@ -63,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -472,8 +473,23 @@ static void build_instance(bctx_t *c, config_t *cfg, const cfg_node_t *n) {
     }
   }
   if (!in.path && in.plugin) {
+    /* <plugin_dir>/<plugin>.so, or <plugin_dir>/<plugin>/<plugin>.so as a
+     * build tree lays plugins out. Configuration is loaded off the loop,
+     * so the stat() is fine here. */
     char *so = xasprintf("%s.so", in.plugin);
     in.path = cfg_path_join(cfg->plugin_dir, so);
+    struct stat st;
+    if (stat(in.path, &st) != 0) {
+      char *nested = xasprintf("%s/%s.so", in.plugin, in.plugin);
+      char *alt = cfg_path_join(cfg->plugin_dir, nested);
+      if (stat(alt, &st) == 0) {
+        free(in.path);
+        in.path = alt;
+      } else {
+        free(alt);
+      }
+      free(nested);
+    }
     free(so);
   }
   if (!in.name || !in.plugin) {

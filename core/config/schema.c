@@ -567,7 +567,7 @@ static void plugins_schema(jw_t *w, const assist_plugin_t *const *plugins,
   jw_close(w, "}");
   jw_key(w, "plugin");
   jw_open(w, "{");
-  jw_kstr(w, "description", "plugin name: loads <plugin_dir>/<plugin>.so");
+  jw_kstr(w, "description", "plugin name: loads <plugin_dir>/<plugin>.so or <plugin_dir>/<plugin>/<plugin>.so");
   jw_kstr(w, "type", "string");
   jw_kstr(w, "pattern", "^[a-z0-9_-]{1,64}$");
   jw_close(w, "}");
