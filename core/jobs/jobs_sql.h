@@ -50,9 +50,11 @@ static const store_stmt_t sql_done_ok = {
     " AND state = 'running' AND lease_owner = $3 RETURNING id",
     "UPDATE jobs SET state = 'succeeded', finished_at = $1, updated_at = $1,"
     " lease_owner = NULL, lease_until = NULL, last_error = NULL"
-    " WHERE (id, attempts) IN (SELECT (e->>0)::bigint, (e->>1)::int"
+    " WHERE id IN (SELECT id FROM jobs WHERE (id, attempts) IN"
+    " (SELECT (e->>0)::bigint, (e->>1)::int"
     " FROM jsonb_array_elements($2::jsonb) AS e)"
-    " AND state = 'running' AND lease_owner = $3 RETURNING id"};
+    " AND state = 'running' AND lease_owner = $3 ORDER BY id FOR UPDATE)"
+    " RETURNING id"};
 
 /* $1 now, $2 next run_at, $3 error, $4 id, $5 1 = retry-after (never
  * dead: the handler asked for it), $6 owner, $7 attempt */
@@ -78,11 +80,16 @@ static const store_stmt_t sql_done_fail = {
     " AND attempts = $7 RETURNING state"};
 
 /* $1 lease_until, $2 owner */
+/* On PostgreSQL rows a completion is writing are skipped (they are about
+ * to lose their lease anyway): taking row locks in a different order from
+ * the completion batch on another pooled connection deadlocked. */
 static const store_stmt_t sql_heartbeat = {
     "jobs_heartbeat",
     "UPDATE jobs SET lease_until = $1 WHERE lease_owner = $2"
     " AND state = 'running'",
-    NULL};
+    "UPDATE jobs SET lease_until = $1 WHERE id IN (SELECT id FROM jobs"
+    " WHERE lease_owner = $2 AND state = 'running'"
+    " ORDER BY id FOR UPDATE SKIP LOCKED)"};
 
 /* $1 now */
 static const store_stmt_t sql_expire = {
@@ -101,7 +108,9 @@ static const store_stmt_t sql_expire = {
     " ELSE NULL END,"
     " last_error = 'lease expired (owner ' || lease_owner || ')',"
     " lease_owner = NULL, lease_until = NULL, run_at = $1, updated_at = $1"
-    " WHERE state = 'running' AND lease_until < $1 RETURNING id, kind, state"};
+    " WHERE id IN (SELECT id FROM jobs WHERE state = 'running'"
+    " AND lease_until < $1 ORDER BY id FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, kind, state"};
 
 static const store_stmt_t sql_depth = {
     "jobs_depth",
