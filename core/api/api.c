@@ -1,15 +1,17 @@
-/* api.c: the REST API's single entry point (authorization seam) and
- * shared helpers. */
+/* api.c: the REST API's single entry point (the auth gate) and shared
+ * helpers. */
 #include "api/api_int.h"
 
 #include "common/alloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct api_route {
   api_ctx_t *ctx;
   const char *perm; /* static */
+  unsigned scopes;  /* AUTH_SCOPE_* the gate requires */
   api_handler_fn fn;
 } api_route_t;
 
@@ -22,39 +24,39 @@ typedef struct route_node {
 
 static route_node_t *g_routes;
 
-/*
- * THE authorization seam. Every /api handler of core/api runs only after
- * this returned 1. Today there is no authentication (issue 4 adds it): it
- * admits everything as "api:anonymous". Issue 4 replaces the body: check
- * the session or token of req, check that its user holds `perm`, set
- * *actor to "user:<id>", and answer 401/403 here (returning 0).
- */
-static int api_authorize(http_request_t *req, const char *perm,
-                         const char **actor) {
-  (void)req;
-  (void)perm;
-  *actor = "api:anonymous";
-  return 1;
+/* The gate admitted the caller (or answered already: req NULL). */
+static void granted(http_request_t *req, const auth_principal_t *p, void *arg) {
+  api_route_t *rt = arg;
+  if (!req) return;
+  api_call_t call = {.req = req, .ctx = rt->ctx, .principal = *p};
+  snprintf(call.actor, sizeof call.actor, "user:%lld", (long long)p->user_id);
+  rt->fn(&call);
 }
 
+/* Every /api handler of core/api runs only after the auth gate admitted
+ * the caller with the route's scopes. */
 static void dispatch(http_request_t *req, void *ud) {
   api_route_t *rt = ud;
-  api_call_t call = {.req = req, .ctx = rt->ctx};
-  if (!api_authorize(req, rt->perm, &call.actor)) return;
-  rt->fn(&call);
+  if (!rt->ctx->auth) {
+    http_respond_error(req, 503, "authentication is not available");
+    return;
+  }
+  auth_gate(rt->ctx->auth, req, rt->scopes, granted, rt);
 }
 
 int api_route(router_t *r, api_ctx_t *ctx, const char *method,
               const char *pattern, uint64_t max_body, const char *perm,
               api_handler_fn fn) {
-  /* One node per (ctx, fn, perm) is enough: reuse it across routers (each
-   * reload builds a new router with the same routes). */
+  unsigned scopes = AUTH_SCOPE_ADMIN | auth_default_scopes(method);
+  /* One node per (ctx, fn, perm, scopes) is enough: reuse it across
+   * routers (each reload builds a new router with the same routes). */
   route_node_t *n = g_routes;
-  while (n && !(n->rt.ctx == ctx && n->rt.fn == fn && n->rt.perm == perm))
+  while (n && !(n->rt.ctx == ctx && n->rt.fn == fn && n->rt.perm == perm &&
+                n->rt.scopes == scopes))
     n = n->next;
   if (!n) {
     n = xcalloc(1, sizeof *n);
-    n->rt = (api_route_t){ctx, perm, fn};
+    n->rt = (api_route_t){ctx, perm, scopes, fn};
     n->next = g_routes;
     g_routes = n;
   }

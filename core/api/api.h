@@ -13,9 +13,10 @@
  * /api/audit/subjects/{id}/erase    audited (audit.erase_subject)
  *
  * Bodies are JSON; errors are http_respond_error's JSON. Every handler
- * runs through api_authorize() first (api.c): the single place where
- * authentication and permissions will be checked (issue 4). Until then
- * every request is allowed and acts as "api:anonymous".
+ * runs behind auth_gate() (api.c): these routes are for admins (admin
+ * scope, plus read for GET or write for changes); the audit log records
+ * the caller as "user:<id>". Without an auth service every route answers
+ * 503.
  *
  * Threading: loop thread; jobs calls are asynchronous on core/store, audit
  * calls run on the audit thread (audit_svc.h).
@@ -24,6 +25,7 @@
 #define ASSIST_API_H
 
 #include "audit/audit_svc.h"
+#include "auth/auth.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
 
@@ -32,6 +34,7 @@
 typedef struct api_ctx {
   jobs_t *jobs;
   audit_svc_t *audit;
+  auth_t *auth; /* the gate; NULL: 503 */
 } api_ctx_t;
 
 /** Adds every route above to r. Returns 0 or -1 (a clash). */

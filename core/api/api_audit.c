@@ -17,7 +17,7 @@
 
 typedef struct audit_req {
   http_request_t *req;
-  const char *actor;            /* static */
+  char actor[API_ACTOR_MAX];    /* who acts ("user:<id>") */
   char *subject, *action, *who; /* filters (owned) */
   int64_t after;
   int limit;
@@ -173,7 +173,7 @@ static void audit_list_h(api_call_t *c) {
   }
   audit_req_t *a = xcalloc(1, sizeof *a);
   a->req = c->req;
-  a->actor = c->actor;
+  snprintf(a->actor, sizeof a->actor, "%s", c->actor);
   a->subject = subject ? xstrdup(subject) : NULL;
   a->action = action ? xstrdup(action) : NULL;
   a->who = actor ? xstrdup(actor) : NULL;
@@ -217,7 +217,7 @@ static void subject_op(api_call_t *c, audit_svc_work_fn work) {
   }
   audit_req_t *a = xcalloc(1, sizeof *a);
   a->req = c->req;
-  a->actor = c->actor;
+  snprintf(a->actor, sizeof a->actor, "%s", c->actor);
   a->subject = subject;
   audit_svc_submit(c->ctx->audit, work, finished, a);
 }

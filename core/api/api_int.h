@@ -8,17 +8,23 @@
 
 #include <stdint.h>
 
-/** A request admitted by api_authorize: who it acts as. */
+#define API_ACTOR_MAX 32
+
+/** A request admitted by the auth gate: who it acts as. A plain value
+ * (handlers copy it to keep it across asynchronous steps). */
 typedef struct api_call {
   http_request_t *req;
   api_ctx_t *ctx;
-  const char *actor; /* static; "api:anonymous" until issue 4 */
+  auth_principal_t principal;
+  char actor[API_ACTOR_MAX]; /* "user:<id>" for the audit log */
 } api_call_t;
 
 typedef void (*api_handler_fn)(api_call_t *call);
 
-/** Registers a handler behind the authorization seam. perm names what the
- * route needs ("jobs.read", "jobs.write", "audit.read", "audit.erase"...). */
+/** Registers a handler behind the auth gate. perm names what the route
+ * needs ("jobs.read", "jobs.write", "audit.read", "audit.erase"...); every
+ * such route is for admins: the gate requires the admin scope plus read
+ * (GET) or write (other methods). */
 int api_route(router_t *r, api_ctx_t *ctx, const char *method,
               const char *pattern, uint64_t max_body, const char *perm,
               api_handler_fn fn);

@@ -206,6 +206,20 @@ void auth_admin_create(auth_t *a, const char *email, const char *password,
  */
 void auth_bootstrap(auth_t *a, const char *email, auth_admin_cb cb, void *arg);
 
+/** status 0: the token id and its secret (borrowed for the call: show it
+ * once, never log it); else a negative code and secret NULL. */
+typedef void (*auth_token_created_cb)(int status, int64_t token_id,
+                                      const char *secret, void *arg);
+
+/**
+ * Creates an API token for user_id (which must exist) without an expiry,
+ * named name (copied; at most 100 bytes kept), with scopes (AUTH_SCOPE_*
+ * bits; the gate still restricts them to the owner's role). For the
+ * command line: no request, no principal. cb is always called, later.
+ */
+void auth_token_create(auth_t *a, int64_t user_id, const char *name,
+                       unsigned scopes, auth_token_created_cb cb, void *arg);
+
 /* ---- parsing helpers (cookies.c, form.c, scopes.c; pure functions) ---- */
 
 /**

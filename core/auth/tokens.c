@@ -347,3 +347,55 @@ void auth_tokens_revoke(http_request_t *req, const auth_principal_t *p,
   store_req_bind_int(r, auth_now(a));
   auth_db(a, r, revoked, op);
 }
+
+/* ---- tokens for the command line (`assistd admin create --token`) ---- */
+
+typedef struct mint_op {
+  auth_t *a;
+  char *secret;
+  auth_token_created_cb cb;
+  void *arg;
+} mint_op_t;
+
+static void minted(store_t *s, int status, const char *errmsg, store_res_t *res,
+                   void *arg) {
+  (void)s;
+  (void)errmsg;
+  mint_op_t *op = arg;
+  auth_t *a = op->a;
+  if (status >= 0 && store_res_rows(res, 0) < 1) status = -EIO;
+  int64_t id = status < 0 ? 0 : store_res_int(res, 0, 0, 0);
+  op->cb(status < 0 ? status : 0, id, status < 0 ? NULL : op->secret, op->arg);
+  if (status >= 0) {
+    char ids[24];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    log_kv(LOG_INFO, "auth", "api token created", "#token_id", ids, NULL);
+  }
+  sodium_memzero(op->secret, strlen(op->secret));
+  free(op->secret);
+  free(op);
+  auth_db_done(a);
+}
+
+void auth_token_create(auth_t *a, int64_t user_id, const char *name,
+                       unsigned scopes, auth_token_created_cb cb, void *arg) {
+  mint_op_t *op = xcalloc(1, sizeof *op);
+  op->a = a;
+  op->cb = cb;
+  op->arg = arg;
+  char *rnd = secrets_random_token(32);
+  op->secret = xasprintf("%s%s", AUTH_TOKEN_PREFIX, rnd);
+  free(rnd);
+  char hash[AUTH_HASH_HEX];
+  auth_sha256_hex(op->secret, strlen(op->secret), hash);
+  store_req_t *r = store_req_new(a->store, 0);
+  store_req_stmt(r, &st_insert);
+  store_req_bind_int(r, user_id);
+  store_req_bind_textn(r, name ? name : "", name ? strnlen(name, 100) : 0);
+  store_req_bind_textn(r, op->secret, TOKEN_PREFIX_LEN);
+  store_req_bind_text(r, hash);
+  store_req_bind_int(r, (int64_t)(scopes & AUTH_SCOPE_ALL));
+  store_req_bind_int(r, auth_now(a));
+  store_req_bind_null(r);
+  auth_db(a, r, minted, op);
+}

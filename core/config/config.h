@@ -136,6 +136,20 @@ typedef struct cfg_jobs {
   uint64_t poll_ms;  /* safety poll, default 5 s */
 } cfg_jobs_t;
 
+/* auth: accounts, sessions and sign-in limits (core/auth). Durations in
+ * milliseconds; 0 means the service's default. */
+typedef struct cfg_auth {
+  int allow_registration;        /* POST /api/auth/register; default 0 */
+  uint64_t session_idle_ms;      /* default 1 day */
+  uint64_t session_lifetime_ms;  /* default 7 days */
+  uint64_t max_failures_account; /* failed sign-ins per window; default 5 */
+  uint64_t max_failures_addr;    /* default 20 */
+  uint64_t lockout_ms;           /* default 15 min */
+  char *client_addr_header;      /* trusted proxy's header, or NULL */
+  char *bootstrap_admin;         /* email: created with a generated password
+                                    (printed once) when no admin exists; NULL */
+} cfg_auth_t;
+
 typedef struct config {
   char *file;     /* main file path as given */
   cfg_doc_t *doc; /* owned: keeps nodes and marks alive */
@@ -147,6 +161,7 @@ typedef struct config {
   char *log_format; /* "json|text", default "json" */
   cfg_secrets_t secrets;
   cfg_jobs_t jobs;
+  cfg_auth_t auth;
   cfg_instance_t *instances;
   size_t ninstances;
 } config_t;

@@ -34,6 +34,16 @@
  *   jobs:
  *     lease: 30s                   # 1s..1h; heartbeat every lease/3
  *     poll: 5s                     # safety poll, 100ms..1h
+ *   auth:                          # accounts and sign-in (core/auth)
+ *     allow_registration: false    # POST /api/auth/register
+ *     session_idle: 1d             # 1m..365d
+ *     session_lifetime: 7d         # 1m..365d
+ *     max_failures_account: 5      # failed sign-ins per 15 min, 1..10000
+ *     max_failures_addr: 20        # per client address, 1..100000
+ *     lockout: 15m                 # 1s..30d
+ *     client_addr_header: X-Forwarded-For  # only behind a trusted proxy
+ *     bootstrap_admin: you@example.org  # first run without an admin: a
+ *                                  # generated password printed once
  *   plugin_dir: ../build/plugins   # relative to the main file's dir;
  *                                  # default <main file dir>/plugins
  *   include: conf.d                # file, directory (*.yaml, *.yml in name
@@ -67,12 +77,16 @@
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const top_keys[] = {"server",  "log",    "storage",
-                                       "secrets", "jobs",   "plugin_dir",
-                                       "include", "plugins"};
+static const char *const top_keys[] = {"server",     "log",     "storage",
+                                       "secrets",    "jobs",    "auth",
+                                       "plugin_dir", "include", "plugins"};
 static const char *const secrets_keys[] = {
     "key_file", "key_env", "create", "previous_key_files", "previous_key_envs"};
 static const char *const jobs_keys[] = {"lease", "poll"};
+static const char *const auth_keys[] = {
+    "allow_registration",   "session_idle",      "session_lifetime",
+    "max_failures_account", "max_failures_addr", "lockout",
+    "client_addr_header",   "bootstrap_admin"};
 static const char *const server_keys[] = {
     "listen",        "max_connections", "max_header_size", "max_headers",
     "max_body_size", "header_timeout",  "body_timeout",    "idle_timeout",
@@ -610,6 +624,51 @@ static void build_jobs(bctx_t *c, const cfg_node_t *n, cfg_jobs_t *j) {
   get_units(c, n, "poll", "jobs.poll", 0, 100, 3600000, &j->poll_ms);
 }
 
+static int header_name_ok(const char *s) {
+  for (; *s; s++)
+    if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+          (*s >= '0' && *s <= '9') || *s == '-' || *s == '_'))
+      return 0;
+  return 1;
+}
+
+static void build_auth(bctx_t *c, const cfg_node_t *n, cfg_auth_t *a) {
+  a->session_idle_ms = 86400000;
+  a->session_lifetime_ms = 7 * 86400000ull;
+  a->max_failures_account = 5;
+  a->max_failures_addr = 20;
+  a->lockout_ms = 900000;
+  if (!cfg_is_null(n) && n->kind != CFG_MAP) {
+    ERR(c, n->mark, "auth: expected a map, not %s", cfg_kind_name(n));
+    return;
+  }
+  if (cfg_is_null(n)) return;
+  check_keys(c, n, auth_keys, N_(auth_keys), "auth");
+  get_bool(c, n, "allow_registration", "auth.allow_registration",
+           &a->allow_registration);
+  get_units(c, n, "session_idle", "auth.session_idle", 0, 60000,
+            365 * 86400000ull, &a->session_idle_ms);
+  get_units(c, n, "session_lifetime", "auth.session_lifetime", 0, 60000,
+            365 * 86400000ull, &a->session_lifetime_ms);
+  get_uint(c, n, "max_failures_account", "auth.max_failures_account", 1, 10000,
+           &a->max_failures_account);
+  get_uint(c, n, "max_failures_addr", "auth.max_failures_addr", 1, 100000,
+           &a->max_failures_addr);
+  get_units(c, n, "lockout", "auth.lockout", 0, 1000, 30 * 86400000ull,
+            &a->lockout_ms);
+  get_string(c, n, "client_addr_header", "auth.client_addr_header",
+             &a->client_addr_header);
+  if (a->client_addr_header && !header_name_ok(a->client_addr_header))
+    ERR(c, cfg_map_get(n, "client_addr_header")->mark,
+        "auth.client_addr_header: not a header name");
+  get_string(c, n, "bootstrap_admin", "auth.bootstrap_admin",
+             &a->bootstrap_admin);
+  if (a->bootstrap_admin &&
+      (!strchr(a->bootstrap_admin, '@') || strchr(a->bootstrap_admin, ' ')))
+    ERR(c, cfg_map_get(n, "bootstrap_admin")->mark,
+        "auth.bootstrap_admin: expected an email address");
+}
+
 /* ---------------- the whole file ---------------- */
 
 static void check_storage(bctx_t *c, const cfg_node_t *root, char *storage) {
@@ -682,6 +741,7 @@ static config_t *build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
   resolve_sqlite(cfg, file);
   build_secrets(&c, cfg_map_get(root, "secrets"), &cfg->secrets);
   build_jobs(&c, cfg_map_get(root, "jobs"), &cfg->jobs);
+  build_auth(&c, cfg_map_get(root, "auth"), &cfg->auth);
   if (!c.bad) default_secrets(cfg);
   /* include: was followed by cfg_doc_load(); its shape was checked there. */
   const cfg_node_t *pl = cfg_map_get(root, "plugins");
@@ -751,6 +811,8 @@ void config_free(config_t *cfg) {
   for (size_t i = 0; i < cfg->secrets.nprevious_env; i++)
     free(cfg->secrets.previous_key_envs[i]);
   free(cfg->secrets.previous_key_envs);
+  free(cfg->auth.client_addr_header);
+  free(cfg->auth.bootstrap_admin);
   for (size_t i = 0; i < cfg->ninstances; i++) {
     free(cfg->instances[i].name);
     free(cfg->instances[i].plugin);

@@ -371,6 +371,44 @@ static void jobs_schema(jw_t *w) {
   jw_close(w, "}");
 }
 
+static void auth_schema(jw_t *w) {
+  jw_key(w, "auth");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "accounts, sessions, API tokens and sign-in limits (core/auth); "
+          "server.public_url decides Secure cookies");
+  jw_kstr(w, "type", "object");
+  jw_kraw(w, "additionalProperties", "false");
+  jw_key(w, "properties");
+  jw_open(w, "{");
+  prop_ref(w, "allow_registration",
+           "enable self-registration (POST /api/auth/register)", NULL, "bool");
+  prop_ref(w, "session_idle", "a session unused this long ends (1m..365d)",
+           "1d", "duration");
+  prop_ref(w, "session_lifetime",
+           "a session ends this long after sign-in (1m..365d)", "7d",
+           "duration");
+  prop_int(w, "max_failures_account",
+           "failed sign-ins per account within 15 minutes before a lockout", 5,
+           1, 10000);
+  prop_int(w, "max_failures_addr",
+           "failed sign-ins per client address within 15 minutes before a "
+           "lockout",
+           20, 1, 100000);
+  prop_ref(w, "lockout", "how long a lockout lasts (1s..30d)", "15m",
+           "duration");
+  prop_str(w, "client_addr_header",
+           "header naming the client address, set by a trusted reverse proxy "
+           "(X-Forwarded-For: its last entry)",
+           NULL);
+  prop_str(w, "bootstrap_admin",
+           "email of the first admin: on a start with no admin, it is created "
+           "with a generated password printed once on standard output",
+           NULL);
+  jw_close(w, "}");
+  jw_close(w, "}");
+}
+
 static void log_schema(jw_t *w) {
   static const char *const levels[] = {"debug", "info", "warn", "error"};
   static const char *const formats[] = {"json", "text"};
@@ -567,7 +605,9 @@ static void plugins_schema(jw_t *w, const assist_plugin_t *const *plugins,
   jw_close(w, "}");
   jw_key(w, "plugin");
   jw_open(w, "{");
-  jw_kstr(w, "description", "plugin name: loads <plugin_dir>/<plugin>.so or <plugin_dir>/<plugin>/<plugin>.so");
+  jw_kstr(w, "description",
+          "plugin name: loads <plugin_dir>/<plugin>.so or "
+          "<plugin_dir>/<plugin>/<plugin>.so");
   jw_kstr(w, "type", "string");
   jw_kstr(w, "pattern", "^[a-z0-9_-]{1,64}$");
   jw_close(w, "}");
@@ -629,6 +669,7 @@ void config_schema_json(const assist_plugin_t *const *plugins, size_t n,
   jw_close(&w, "}");
   secrets_schema(&w);
   jobs_schema(&w);
+  auth_schema(&w);
   prop_str(&w, "plugin_dir",
            "directory of plugin shared objects, relative to this file",
            "plugins");

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "audit/audit_svc.h"
+#include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
 #include "jobs/jobs.h"
@@ -54,6 +55,7 @@ struct assistd {
   jobs_t *jobs;
   secrets_keyring_t *ring; /* master keys, loaded at start */
   audit_svc_t *audit;      /* the audit log's thread */
+  auth_t *auth;            /* accounts, sessions, tokens, the /api gate */
   api_ctx_t api;           /* what /api handlers reach */
   uint64_t reloads_ok, reloads_failed;
   int exit_code;
@@ -84,9 +86,15 @@ void daemon_continue_shutdown(assistd_t *d);
 int keys_load(const config_t *cfg, int allow_create, secrets_keyring_t **out,
               char *err, size_t errlen);
 
-/** `assistd audit ...` and `assistd secrets ...` (cli.c). Returns the exit
- * status. */
+/** `assistd audit ...`, `assistd secrets ...` and `assistd admin create`
+ * (cli.c). Returns the exit status. */
 int cli_main(int argc, char **argv);
+
+/** sqlite:PATH needs PATH's directory: creates it (0750) if missing. */
+void daemon_ensure_sqlite_dir(const char *uri);
+
+/** The auth service's settings from cfg (strings borrowed from cfg). */
+void daemon_auth_config(const config_t *cfg, auth_config_t *out);
 
 /** Appends an audit entry for something the daemon did (fire and forget;
  * no-op while the audit log is not open). */

@@ -1,4 +1,6 @@
-/* builtins.c: the endpoints every assistd serves, whatever its plugins. */
+/* builtins.c: the endpoints every assistd serves, whatever its plugins:
+ * public /health, /ready, /metrics and /ui/; gated /api/plugins, the
+ * accounts API (core/auth) and jobs/schedules/audit (core/api). */
 #include "daemon/assistd.h"
 
 #include "common/alloc.h"
@@ -52,7 +54,8 @@ static void metrics(http_request_t *req, void *ud) {
   buf_free(&out);
 }
 
-static void plugins(http_request_t *req, void *ud) {
+static void plugins(http_request_t *req, const auth_principal_t *p, void *ud) {
+  (void)p;
   assistd_t *d = ud;
   const generation_t *g = http_req_token(req);
   buf_t b = {0};
@@ -103,9 +106,12 @@ int builtins_add(assistd_t *d, router_t *r, const config_t *cfg) {
   rc |= router_add(r, "GET", "/health", 0, health, d);
   rc |= router_add(r, "GET", "/ready", 0, ready, d);
   rc |= router_add(r, "GET", "/metrics", 0, metrics, d);
-  rc |= router_add(r, "GET", "/api/plugins", 0, plugins, d);
-  /* Jobs, schedules and audit (core/api; every handler passes its
-   * authorization seam first). */
+  /* Everything under /api/ goes through the auth gate except the public
+   * routes (auth_route_is_public): sign-in and registration. */
+  rc |= auth_route_add(d->auth, r, "GET", "/api/plugins", 0,
+                       AUTH_SCOPE_READ | AUTH_SCOPE_ADMIN, plugins, d);
+  if (auth_api_register(d->auth, r) != 0) rc = -1;
+  /* Jobs, schedules and audit (core/api; admins only). */
   if (api_add_routes(r, &d->api) != 0) rc = -1;
   if (cfg->server.static_dir) {
     /* The generation's config owns static_dir, and outlives its router. */

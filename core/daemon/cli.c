@@ -18,6 +18,16 @@
  *       configuration. Safe to run while daemons are up (each value is
  *       replaced only if unchanged meanwhile) and to run twice.
  *
+ *   assistd admin create --config FILE --email E [--password-stdin]
+ *           [--token NAME [--scopes read,write,admin]]
+ *       Opens the store (running its migrations) and creates an admin. The
+ *       password is read from the first line of standard input with
+ *       --password-stdin, else generated and printed once ("password: X").
+ *       --token also creates an API token for the new admin (scopes
+ *       default to read) and prints it once ("token: asd_..."). Exit 0, 1
+ *       when the admin cannot be created (e.g. the email is taken: exit 3),
+ *       2 when it cannot run.
+ *
  * These are command-line tools: they block (their own loop for the
  * store, synchronous audit calls). Output on stdout, errors on stderr.
  */
@@ -26,6 +36,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,11 +48,13 @@
 
 typedef struct cli {
   const char *config_path, *anchor;
+  const char *email, *token_name, *scopes;
+  int password_stdin;
   config_t *cfg;
   secrets_keyring_t *ring;
 } cli_t;
 
-static int cli_setup(cli_t *c) {
+static int cli_setup_config(cli_t *c) {
   cfg_errors_t errs = {0};
   log_setup(LOG_FORMAT_TEXT, LOG_WARN, 2);
   c->cfg = config_load(c->config_path, &errs);
@@ -51,6 +64,12 @@ static int cli_setup(cli_t *c) {
     return 2;
   }
   cfg_errors_free(&errs);
+  return 0;
+}
+
+static int cli_setup(cli_t *c) {
+  int rc = cli_setup_config(c);
+  if (rc) return rc;
   char err[512] = "";
   if (keys_load(c->cfg, 0, &c->ring, err, sizeof err) != 0) {
     fprintf(stderr, "assistd: %s\n", err);
@@ -289,18 +308,165 @@ static int secrets_rotate_cmd(cli_t *c) {
   return 0;
 }
 
+/* ---------------- admin create ---------------- */
+
+typedef struct adm {
+  cli_t *c;
+  uv_loop_t loop;
+  store_t *store;
+  auth_t *auth;
+  char *password; /* from stdin, or NULL */
+  unsigned scopes;
+  int rc;
+} adm_t;
+
+static void adm_store_closed(void *arg) {
+  (void)arg;
+}
+
+static void adm_auth_closed(void *arg) {
+  adm_t *m = arg;
+  store_t *s = m->store;
+  m->store = NULL;
+  store_close(s, adm_store_closed, m);
+}
+
+static void adm_finish(adm_t *m) {
+  auth_t *a = m->auth;
+  m->auth = NULL;
+  auth_close(a, adm_auth_closed, m);
+}
+
+static void adm_token_done(int status, int64_t token_id, const char *secret,
+                           void *arg) {
+  adm_t *m = arg;
+  if (status < 0) {
+    fprintf(stderr, "assistd: cannot create the API token: %s\n",
+            strerror(-status));
+    m->rc = 1;
+  } else {
+    buf_t sc = {0};
+    auth_scopes_json(m->scopes, &sc);
+    printf("assistd: created API token '%s' (id %lld, scopes %s)\n"
+           "token: %s\n"
+           "assistd: the token above is shown only this once\n",
+           m->c->token_name, (long long)token_id, sc.data, secret);
+    buf_free(&sc);
+  }
+  adm_finish(m);
+}
+
+static void adm_created(int status, int64_t user_id, const char *password,
+                        void *arg) {
+  adm_t *m = arg;
+  if (status < 0) {
+    fprintf(stderr, "assistd: cannot create the admin: %s\n",
+            status == -EEXIST   ? "a user with this email exists"
+            : status == -EINVAL ? "bad email, or password too short (at "
+                                  "least 12 characters)"
+                                : strerror(-status));
+    m->rc = status == -EEXIST ? 3 : 1;
+    adm_finish(m);
+    return;
+  }
+  printf("assistd: created admin %s (user id %lld)\n", m->c->email,
+         (long long)user_id);
+  if (password)
+    printf("password: %s\n"
+           "assistd: the password above is shown only this once\n",
+           password);
+  fflush(stdout);
+  if (m->c->token_name) {
+    auth_token_create(m->auth, user_id, m->c->token_name, m->scopes,
+                      adm_token_done, m);
+    return;
+  }
+  adm_finish(m);
+}
+
+static void adm_opened(store_t *s, int status, const char *errmsg, void *arg) {
+  adm_t *m = arg;
+  if (status < 0) {
+    fprintf(stderr, "assistd: cannot open storage: %s\n", errmsg);
+    m->rc = 2;
+    return;
+  }
+  m->store = s;
+  auth_config_t ac;
+  daemon_auth_config(m->c->cfg, &ac);
+  m->auth = auth_new(&m->loop, s, &ac);
+  auth_admin_create(m->auth, m->c->email, m->password, adm_created, m);
+}
+
+/* The first line of standard input, without its line end. */
+static char *read_password(void) {
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, stdin);
+  if (n < 0) {
+    free(line);
+    return NULL;
+  }
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    line[--n] = '\0';
+  return line;
+}
+
+static int admin_create_cmd(cli_t *c) {
+  adm_t m = {.c = c, .rc = 0};
+  if (c->token_name) {
+    int sc = auth_scopes_parse(c->scopes ? c->scopes : "read", AUTH_F_STRING);
+    if (sc < 0) {
+      fprintf(stderr, "assistd: --scopes lists read, write and/or admin\n");
+      return 2;
+    }
+    m.scopes = (unsigned)sc;
+  }
+  if (c->password_stdin) {
+    m.password = read_password();
+    if (!m.password) {
+      fprintf(stderr, "assistd: no password on standard input\n");
+      return 2;
+    }
+  }
+  daemon_ensure_sqlite_dir(c->cfg->storage);
+  uv_loop_init(&m.loop);
+  const char *sql_dir = getenv("ASSISTD_SQL_DIR");
+  int rc = store_open(&m.loop, c->cfg->storage,
+                      sql_dir ? sql_dir : ASSISTD_SQL_DIR, adm_opened, &m);
+  if (rc < 0) {
+    fprintf(stderr, "assistd: cannot open storage: %s\n", strerror(-rc));
+    m.rc = 2;
+  } else {
+    uv_run(&m.loop, UV_RUN_DEFAULT);
+  }
+  uv_loop_close(&m.loop);
+  if (m.password) {
+    explicit_bzero(m.password, strlen(m.password));
+    free(m.password);
+  }
+  return m.rc;
+}
+
 /* ---------------- dispatch ---------------- */
 
 static void cli_usage(FILE *f) {
   fprintf(f, "usage: assistd audit verify --config FILE [--anchor A]\n"
              "       assistd audit anchor --config FILE\n"
-             "       assistd secrets rotate --config FILE\n");
+             "       assistd secrets rotate --config FILE\n"
+             "       assistd admin create --config FILE --email E "
+             "[--password-stdin]\n"
+             "               [--token NAME [--scopes read,write,admin]]\n");
 }
 
 int cli_main(int argc, char **argv) {
   static const struct option longopts[] = {
       {"config", required_argument, 0, 'c'},
       {"anchor", required_argument, 0, 'a'},
+      {"email", required_argument, 0, 'e'},
+      {"password-stdin", no_argument, 0, 'p'},
+      {"token", required_argument, 0, 't'},
+      {"scopes", required_argument, 0, 's'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0},
   };
@@ -320,6 +486,18 @@ int cli_main(int argc, char **argv) {
     case 'a':
       c.anchor = optarg;
       break;
+    case 'e':
+      c.email = optarg;
+      break;
+    case 'p':
+      c.password_stdin = 1;
+      break;
+    case 't':
+      c.token_name = optarg;
+      break;
+    case 's':
+      c.scopes = optarg;
+      break;
     case 'h':
       cli_usage(stdout);
       return 0;
@@ -335,12 +513,18 @@ int cli_main(int argc, char **argv) {
     fn = audit_anchor_cmd;
   else if (strcmp(group, "secrets") == 0 && strcmp(cmd, "rotate") == 0)
     fn = secrets_rotate_cmd;
+  else if (strcmp(group, "admin") == 0 && strcmp(cmd, "create") == 0)
+    fn = admin_create_cmd;
+  int admin = fn == admin_create_cmd;
   if (!fn || !c.config_path || optind < argc ||
-      (c.anchor && fn != audit_verify_cmd)) {
+      (c.anchor && fn != audit_verify_cmd) || admin != !!c.email ||
+      (!admin && (c.password_stdin || c.token_name || c.scopes)) ||
+      (c.scopes && !c.token_name)) {
     cli_usage(stderr);
     return 2;
   }
-  int rc = cli_setup(&c);
+  /* admin create needs no master key (it encrypts nothing). */
+  int rc = admin ? cli_setup_config(&c) : cli_setup(&c);
   if (rc == 0) rc = fn(&c);
   cli_free(&c);
   return rc;

@@ -109,13 +109,36 @@ static int check_single_instance(const config_t *cfg, size_t i,
   return 0;
 }
 
+/* A plugin route behind the gate: the plugin's handler runs only for an
+ * authenticated caller holding the method's default scopes, and its
+ * req_user reports that caller. */
+static void plugin_route_granted(http_request_t *req, const auth_principal_t *p,
+                                 void *arg) {
+  if (!req) return; /* the gate answered */
+  instance_route_dispatch_as(req, arg, p->user_id);
+}
+
+static void plugin_route_gated(http_request_t *req, void *ud) {
+  const instance_route_t *rt = ud;
+  const generation_t *g = http_req_token(req);
+  if (!g->d->auth) {
+    http_respond_error(req, 503, "authentication is not available");
+    return;
+  }
+  auth_gate(g->d->auth, req, auth_default_scopes(rt->method),
+            plugin_route_granted, (void *)rt);
+}
+
 static int add_routes(router_t *r, instance_t *inst, cfg_errors_t *errs,
                       cfg_mark_t mark) {
   for (const instance_route_t *rt = instance_routes(inst); rt; rt = rt->next) {
     uint32_t flags =
         (rt->flags & ASSIST_ROUTE_SPOOL_BODY) ? ROUTER_SPOOL_BODY : 0;
-    if (router_add_ex(r, rt->method, rt->pattern, rt->max_body, flags,
-                      instance_route_dispatch, (void *)rt) != 0) {
+    http_handler_fn fn = auth_route_is_public(rt->pattern)
+                             ? instance_route_dispatch
+                             : plugin_route_gated;
+    if (router_add_ex(r, rt->method, rt->pattern, rt->max_body, flags, fn,
+                      (void *)rt) != 0) {
       cfg_error(errs, mark, "instance '%s': route %s %s clashes with another",
                 instance_name(inst), rt->method, rt->pattern);
       return -1;

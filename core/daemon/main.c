@@ -9,6 +9,8 @@
  *   assistd audit verify --config FILE [--anchor A]     (cli.c)
  *   assistd audit anchor --config FILE
  *   assistd secrets rotate --config FILE
+ *   assistd admin create --config FILE --email E [--password-stdin]
+ *           [--token NAME --scopes read,write,admin]
  */
 #include "daemon/assistd.h"
 
@@ -42,7 +44,10 @@ static void usage(FILE *f) {
              "       assistd --version\n"
              "       assistd audit verify --config FILE [--anchor A]\n"
              "       assistd audit anchor --config FILE\n"
-             "       assistd secrets rotate --config FILE\n");
+             "       assistd secrets rotate --config FILE\n"
+             "       assistd admin create --config FILE --email E "
+             "[--password-stdin]\n"
+             "               [--token NAME --scopes read,write,admin]\n");
 }
 
 static void print_errors(const cfg_errors_t *errs) {
@@ -161,9 +166,10 @@ static void start_reload(assistd_t *d) {
 
 /* ---------------- shutdown ----------------
  * HTTP drains first (requests finish on their generation), then every
- * plugin instance stops, then the job engine waits for its handlers and
- * writes, then the store closes, then the signal handles: the loop ends
- * when nothing is left. */
+ * plugin instance stops, then the auth service waits for its store
+ * requests and password hashing, then the job engine waits for its
+ * handlers and writes, then the store closes, then the signal handles: the
+ * loop ends when nothing is left. */
 
 static void on_handle_closed(uv_handle_t *h) {
   (void)h;
@@ -216,18 +222,30 @@ void daemon_audit(assistd_t *d, const char *action, const char *target,
   audit_svc_append(d->audit, &rec, NULL, NULL);
 }
 
-/* Runs each time something the shutdown waits for has finished. */
-void daemon_continue_shutdown(assistd_t *d) {
-  if (!d->stopping || d->http || d->current || d->closing_instances > 0 ||
-      d->services_closing)
-    return;
-  d->services_closing = 1;
+static void auth_closed(void *arg) {
+  assistd_t *d = arg;
+  d->api.auth = NULL;
   if (d->jobs) {
     jobs_t *j = d->jobs;
     d->jobs = NULL;
     jobs_close(j, jobs_closed, d);
   } else {
     jobs_closed(d);
+  }
+}
+
+/* Runs each time something the shutdown waits for has finished. */
+void daemon_continue_shutdown(assistd_t *d) {
+  if (!d->stopping || d->http || d->current || d->closing_instances > 0 ||
+      d->services_closing)
+    return;
+  d->services_closing = 1;
+  if (d->auth) {
+    auth_t *a = d->auth;
+    d->auth = NULL;
+    auth_close(a, auth_closed, d);
+  } else {
+    auth_closed(d);
   }
 }
 
@@ -341,7 +359,7 @@ static int dump_schema(const char *dir) {
 
 /* sqlite:PATH needs PATH's directory; create it (0750) if missing. This
  * runs once before the loop serves anything. */
-static void ensure_sqlite_dir(const char *uri) {
+void daemon_ensure_sqlite_dir(const char *uri) {
   if (strncmp(uri, "sqlite:", 7) != 0) return;
   char *path = xstrdup(uri + 7);
   char *q = strchr(path, '?');
@@ -367,6 +385,40 @@ static void boot_failed(assistd_t *d) {
   daemon_continue_shutdown(d);
 }
 
+void daemon_auth_config(const config_t *cfg, auth_config_t *out) {
+  *out = (auth_config_t){
+      .public_url = cfg->server.public_url,
+      .allow_registration = cfg->auth.allow_registration,
+      .session_idle_s = (int64_t)(cfg->auth.session_idle_ms / 1000),
+      .session_lifetime_s = (int64_t)(cfg->auth.session_lifetime_ms / 1000),
+      .max_failures_account = (unsigned)cfg->auth.max_failures_account,
+      .max_failures_addr = (unsigned)cfg->auth.max_failures_addr,
+      .lockout_s = (int64_t)((cfg->auth.lockout_ms + 999) / 1000),
+      .client_addr_header = cfg->auth.client_addr_header,
+  };
+}
+
+/* First run: the generated password goes to standard output once (the
+ * operator's terminal or the service manager's journal), never to the
+ * JSON log on stderr. */
+static void bootstrap_done(int status, int64_t user_id, const char *password,
+                           void *arg) {
+  const char *email = arg;
+  char id[24];
+  snprintf(id, sizeof id, "%lld", (long long)user_id);
+  if (status < 0) {
+    log_kv(LOG_ERROR, "auth", "bootstrap admin not created", "error",
+           strerror(-status), NULL);
+  } else if (password) {
+    printf("assistd: created the first admin %s with the password: %s\n"
+           "assistd: it is shown only this once; sign in and change it.\n",
+           email, password);
+    fflush(stdout);
+    log_kv(LOG_INFO, "auth", "bootstrap admin created", "#user_id", id, NULL);
+  }
+  free(arg);
+}
+
 static void store_opened(store_t *s, int status, const char *errmsg,
                          void *arg) {
   assistd_t *d = arg;
@@ -383,6 +435,13 @@ static void store_opened(store_t *s, int status, const char *errmsg,
                     .poll_ms = (int)cfg->jobs.poll_ms};
   d->jobs = jobs_new(s, &jo);
   services_set(s, d->jobs);
+  auth_config_t ac;
+  daemon_auth_config(cfg, &ac);
+  d->auth = auth_new(d->loop, s, &ac);
+  d->api.auth = d->auth;
+  if (cfg->auth.bootstrap_admin)
+    auth_bootstrap(d->auth, cfg->auth.bootstrap_admin, bootstrap_done,
+                   xstrdup(cfg->auth.bootstrap_admin));
   /* The audit log gets its own thread and connection (the migrations
    * above created its tables). */
   int rc = audit_svc_start(d->loop, cfg->storage, d->ring, &d->audit);
@@ -450,7 +509,7 @@ static int run(assistd_t *d, const char *log_format, const char *log_level) {
 
   /* The master keys before anything can encrypt (blocking: key files;
    * nothing is served yet). A missing default key file is created. */
-  ensure_sqlite_dir(cfg->storage);
+  daemon_ensure_sqlite_dir(cfg->storage);
   char kerr[512] = "";
   if (keys_load(cfg, 1, &d->ring, kerr, sizeof kerr) != 0) {
     fprintf(stderr, "assistd: %s\n", kerr);
@@ -506,7 +565,8 @@ int main(int argc, char **argv) {
       {0, 0, 0, 0},
   };
   if (argc > 1 &&
-      (strcmp(argv[1], "audit") == 0 || strcmp(argv[1], "secrets") == 0))
+      (strcmp(argv[1], "audit") == 0 || strcmp(argv[1], "secrets") == 0 ||
+       strcmp(argv[1], "admin") == 0))
     return cli_main(argc, argv);
   assistd_t d = {0};
   const char *check = NULL, *plugin_dir = ASSISTD_PLUGIN_DIR;

@@ -23,6 +23,7 @@ void instance_work_finished(instance_t *inst);
 static struct {
   http_request_t **keys;
   instance_t **vals;
+  char **users; /* the authenticated user's id (owned), or NULL */
   size_t cap, n;
 } g_pending;
 
@@ -37,28 +38,45 @@ static void pending_grow(void) {
   size_t cap = g_pending.cap ? g_pending.cap * 2 : 64;
   http_request_t **keys = xcalloc(cap, sizeof *keys);
   instance_t **vals = xcalloc(cap, sizeof *vals);
+  char **users = xcalloc(cap, sizeof *users);
   for (size_t i = 0; i < g_pending.cap; i++) {
     if (!g_pending.keys[i]) continue;
     size_t j = slot_of(g_pending.keys[i], cap);
     while (keys[j]) j = (j + 1) & (cap - 1);
     keys[j] = g_pending.keys[i];
     vals[j] = g_pending.vals[i];
+    users[j] = g_pending.users[i];
   }
   free(g_pending.keys);
   free(g_pending.vals);
+  free(g_pending.users);
   g_pending.keys = keys;
   g_pending.vals = vals;
+  g_pending.users = users;
   g_pending.cap = cap;
 }
 
-void pending_add(http_request_t *req, instance_t *inst) {
+void pending_add_user(http_request_t *req, instance_t *inst, int64_t user_id) {
   if ((g_pending.n + 1) * 2 > g_pending.cap) pending_grow();
   size_t j = slot_of(req, g_pending.cap);
   while (g_pending.keys[j]) j = (j + 1) & (g_pending.cap - 1);
   g_pending.keys[j] = req;
   g_pending.vals[j] = inst;
+  g_pending.users[j] =
+      user_id > 0 ? xasprintf("%lld", (long long)user_id) : NULL;
   g_pending.n++;
   inst->npending++;
+}
+
+void pending_add(http_request_t *req, instance_t *inst) {
+  pending_add_user(req, inst, 0);
+}
+
+static const char *pending_user(http_request_t *req) {
+  if (!g_pending.cap) return NULL;
+  size_t mask = g_pending.cap - 1, j = slot_of(req, g_pending.cap);
+  while (g_pending.keys[j] && g_pending.keys[j] != req) j = (j + 1) & mask;
+  return g_pending.keys[j] ? g_pending.users[j] : NULL;
 }
 
 instance_t *pending_take(http_request_t *req) {
@@ -67,6 +85,8 @@ instance_t *pending_take(http_request_t *req) {
   while (g_pending.keys[j] && g_pending.keys[j] != req) j = (j + 1) & mask;
   if (!g_pending.keys[j]) return NULL;
   instance_t *inst = g_pending.vals[j];
+  free(g_pending.users[j]);
+  g_pending.users[j] = NULL;
   g_pending.keys[j] = NULL;
   g_pending.n--;
   inst->npending--;
@@ -74,11 +94,14 @@ instance_t *pending_take(http_request_t *req) {
   for (size_t k = (j + 1) & mask; g_pending.keys[k]; k = (k + 1) & mask) {
     http_request_t *key = g_pending.keys[k];
     instance_t *val = g_pending.vals[k];
+    char *user = g_pending.users[k];
     g_pending.keys[k] = NULL;
+    g_pending.users[k] = NULL;
     size_t t = slot_of(key, g_pending.cap);
     while (g_pending.keys[t]) t = (t + 1) & mask;
     g_pending.keys[t] = key;
     g_pending.vals[t] = val;
+    g_pending.users[t] = user;
   }
   return inst;
 }
@@ -270,11 +293,10 @@ static const char *h_req_body_path(assist_request_t *req, uint64_t *len) {
   return http_req_body_path(req, len);
 }
 
-/* Accounts arrive with the auth service; until then no request is
- * authenticated. */
+/* The user id the auth gate admitted for this request (gated routes), as
+ * decimal text; NULL on public routes. Valid until the response. */
 static const char *h_req_user(assist_request_t *req) {
-  (void)req;
-  return NULL;
+  return pending_user(req);
 }
 
 static int h_respond_ex(assist_request_t *req, int status,

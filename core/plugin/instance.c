@@ -249,13 +249,17 @@ const char *instance_state_name(instance_state_t st) {
 }
 
 void instance_route_dispatch(http_request_t *req, void *ud) {
-  instance_route_t *r = ud;
+  instance_route_dispatch_as(req, ud, 0);
+}
+
+void instance_route_dispatch_as(http_request_t *req, const instance_route_t *r,
+                                int64_t user_id) {
   instance_t *inst = r->inst;
   if (inst->st == INSTANCE_STOPPING || inst->st == INSTANCE_STOPPED) {
     http_respond_error(req, 503, "plugin instance is stopping");
     return;
   }
-  pending_add(req, inst);
+  pending_add_user(req, inst, user_id);
   int rc = r->cb(req, r->ud);
   if (rc == ASSIST_ASYNC) return;
   if (pending_take(req) == NULL) return; /* answered, as it should be */

@@ -81,6 +81,10 @@ unsigned *instance_gen_refs(instance_t *inst);
 
 /** Router handler for instance routes: ud is the instance_route_t. */
 void instance_route_dispatch(http_request_t *req, void *ud);
+/** The same for a request the auth gate admitted: the plugin's req_user
+ * reports user_id (> 0) until the response. */
+void instance_route_dispatch_as(http_request_t *req, const instance_route_t *r,
+                                int64_t user_id);
 
 /** Number of live instances (for tests and metrics). */
 size_t instance_count(void);

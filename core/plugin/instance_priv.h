@@ -120,6 +120,9 @@ int host_job_complete(assist_job_t *job, int outcome, int retry_after_s,
 
 /* Pending-request registry (host_api.c): which instance owes a response. */
 void pending_add(http_request_t *req, instance_t *inst);
+/** pending_add, remembering the authenticated user (user_id > 0) that
+ * req_user reports until the response. */
+void pending_add_user(http_request_t *req, instance_t *inst, int64_t user_id);
 instance_t *pending_take(http_request_t *req);
 /** Answers every request still owed by inst with 503. */
 void pending_fail_all(instance_t *inst);
