@@ -7,18 +7,49 @@ done, then prints one line:
 where ANALYSIS_SECONDS is the wall time from the POST that starts the
 analysis to the first poll that sees it done, and SERVER_SECONDS the
 plugin's own measure of the run. Standard library only.
+
+/api routes need an API token: ASSISTD_TOKEN if set, else one made like an
+operator would, with `assistd admin create --token` on csv.sh's
+configuration (the assist.yaml next to FILE; the binary is $ASSISTD or
+csv.sh's $CSV_BENCH_BUILD/core/daemon/assistd).
 """
 import http.client
 import json
 import os
+import subprocess
 import sys
 import time
 
+TOKEN = None
+
+
+def make_token(path):
+    tok = os.environ.get("ASSISTD_TOKEN")
+    if tok:
+        return tok
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    build = os.environ.get("CSV_BENCH_BUILD", os.path.join(root, "build-bench"))
+    exe = os.environ.get("ASSISTD",
+                         os.path.join(build, "core", "daemon", "assistd"))
+    config = os.path.join(os.path.dirname(os.path.abspath(path)),
+                          "assist.yaml")
+    out = subprocess.run([exe, "admin", "create", "--config", config,
+                          "--email", "bench@localhost", "--token", "bench",
+                          "--scopes", "read,write"],
+                         capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        if line.startswith("token: "):
+            return line[len("token: "):]
+    sys.exit("assistd admin create failed: %s" % out.stderr)
+
 
 def req(port, method, url, body=None, headers=None, timeout=600):
+    h = dict(headers or {})
+    if TOKEN:
+        h["Authorization"] = "Bearer " + TOKEN
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        c.request(method, url, body=body, headers=headers or {})
+        c.request(method, url, body=body, headers=h)
         r = c.getresponse()
         return r.status, r.read()
     finally:
@@ -26,6 +57,7 @@ def req(port, method, url, body=None, headers=None, timeout=600):
 
 
 def main():
+    global TOKEN
     port, path = int(sys.argv[1]), sys.argv[2]
     end = time.monotonic() + 30
     while True:
@@ -37,6 +69,7 @@ def main():
         if time.monotonic() > end:
             sys.exit("assistd did not start")
         time.sleep(0.05)
+    TOKEN = make_token(path)
     t0 = time.monotonic()
     with open(path, "rb") as f:
         st, body = req(port, "POST", "/api/datasets?name=bench.csv", body=f,

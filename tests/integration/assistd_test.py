@@ -7,6 +7,7 @@ printed when a test fails. Only the standard library is used.
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -37,14 +38,59 @@ def wait_for(pred, timeout=10.0, what="condition"):
     raise AssertionError("timed out waiting for " + what)
 
 
+ADMIN_EMAIL = "admin@test"
+
+# Credentials made by `assistd admin create`, by storage URL: daemons that
+# share a database (restarts, several daemons on one database) share its
+# admin and token, as an operator's would.
+_CREDENTIALS = {}
+
+
+def admin_create(config, email=ADMIN_EMAIL, token="tests",
+                 scopes="read,write,admin", password=None, env=None):
+    """Runs `assistd admin create` like an operator. Returns
+    (returncode, stdout, stderr, fields) where fields holds "user_id",
+    "password" and "token" when printed."""
+    args = [ASSISTD, "admin", "create", "--config", config, "--email", email]
+    if token:
+        args += ["--token", token, "--scopes", scopes]
+    if password is not None:
+        args.append("--password-stdin")
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(args, input=(password + "\n") if password else "",
+                       capture_output=True, text=True, env=e, timeout=60)
+    fields = {}
+    m = re.search(r"\(user id (\d+)\)", p.stdout)
+    if m:
+        fields["user_id"] = int(m.group(1))
+    for line in p.stdout.splitlines():
+        for key in ("password", "token"):
+            if line.startswith(key + ": "):
+                fields[key] = line[len(key) + 2:]
+    return p.returncode, p.stdout, p.stderr, fields
+
+
+def storage_of(config_text):
+    m = re.search(r'^storage:\s*"?([^"\n]+?)"?\s*$', config_text, re.M)
+    return m.group(1) if m else None
+
+
 class Daemon:
     """One assistd process on a free port, configured by `yaml` text.
 
     `{port}`, `{plugin_dir}`, `{fixture_dir}` and `{dir}` in the text are
     replaced. Use as a context manager; stop() sends SIGTERM and waits.
+
+    Before starting, it creates the first admin and an API token with
+    `assistd admin create` (unless `bootstrap=False`), and request() sends
+    `Authorization: Bearer <token>` unless called with auth=False.
+    self.token, self.admin_id and self.admin_actor ("user:<id>") say who
+    that is.
     """
 
-    def __init__(self, yaml, extra_args=(), env=None, expect_start=True):
+    def __init__(self, yaml, extra_args=(), env=None, expect_start=True,
+                 bootstrap=True):
         self.dir = tempfile.mkdtemp(prefix="assistd-it-")
         self.port = free_port()
         self.yaml_template = yaml
@@ -54,11 +100,34 @@ class Daemon:
         self.log = open(self.log_path, "wb")
         e = dict(os.environ)
         e.update(env or {})
+        self.token = None
+        self.admin_id = None
+        self.admin_actor = None
+        if bootstrap:
+            self.bootstrap(e, expect_start)
         self.proc = subprocess.Popen(
             [ASSISTD, "--config", self.config, *extra_args],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL, env=e)
         if expect_start:
             wait_for(self.healthy, 15, "assistd /health")
+
+    def bootstrap(self, env, required):
+        storage = storage_of(self.fill(self.yaml_template))
+        key = storage if storage and "{dir}" not in self.yaml_template \
+            else None
+        if key in _CREDENTIALS:
+            self.token, self.admin_id = _CREDENTIALS[key]
+        else:
+            rc, out, err, f = admin_create(self.config, env=env)
+            if rc != 0:
+                if required:
+                    raise AssertionError("assistd admin create failed (%s):"
+                                         "\n%s%s" % (rc, out, err))
+                return
+            self.token, self.admin_id = f["token"], f["user_id"]
+            if key:
+                _CREDENTIALS[key] = (self.token, self.admin_id)
+        self.admin_actor = "user:%d" % self.admin_id
 
     def fill(self, text):
         return (text.replace("{port}", str(self.port))
@@ -82,10 +151,20 @@ class Daemon:
         except OSError:
             return False
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
+    def auth_headers(self):
+        """The header an authenticated client sends (for helpers that
+        build their own requests)."""
+        return {"Authorization": "Bearer " + self.token} if self.token else {}
+
+    def request(self, method, path, body=None, headers=None, timeout=10,
+                auth=True):
+        h = dict(headers or {})
+        if auth and self.token and not any(
+                k.lower() == "authorization" for k in h):
+            h.update(self.auth_headers())
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            c.request(method, path, body=body, headers=headers or {})
+            c.request(method, path, body=body, headers=h)
             r = c.getresponse()
             return r.status, dict(r.getheaders()), r.read()
         finally:

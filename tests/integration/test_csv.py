@@ -181,7 +181,7 @@ def test_upload_analyse_report():
         assert st == 201, (st, ds)
         assert ds["sha256"] == hashlib.sha256(data).hexdigest(), ds
         assert ds["size"] == len(data) and ds["name"] == "sales.csv", ds
-        assert ds["owner"] == "local", ds
+        assert ds["owner"] == str(d.admin_id), ds  # the token's user
         assert h.get("Location") == "/api/datasets/" + ds["id"], h
         assert data_files(state) == [ds["id"] + ".csv"]
         with open(os.path.join(state, "data", ds["id"] + ".csv"), "rb") as f:

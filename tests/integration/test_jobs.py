@@ -141,9 +141,9 @@ def check_api(d, b):
     # Every cancel and retry through the API is in the audit log.
     a = req_json(d, "GET", "/api/audit?action=job.cancel&limit=100")
     outcomes = [(e["target"], e["outcome"], e["actor"]) for e in a["entries"]]
-    assert ("job:%d" % queued["id"], "ok", "api:anonymous") in outcomes
-    assert ("job:%d" % queued["id"], "conflict", "api:anonymous") in outcomes
-    assert ("job:%d" % fid, "conflict", "api:anonymous") in outcomes
+    assert ("job:%d" % queued["id"], "ok", d.admin_actor) in outcomes
+    assert ("job:%d" % queued["id"], "conflict", d.admin_actor) in outcomes
+    assert ("job:%d" % fid, "conflict", d.admin_actor) in outcomes
     a = req_json(d, "GET", "/api/audit?action=job.retry")
     assert ("job:%d" % fid, "ok") in [(e["target"], e["outcome"])
                                       for e in a["entries"]]
