@@ -150,6 +150,33 @@ typedef struct cfg_auth {
                                     (printed once) when no admin exists; NULL */
 } cfg_auth_t;
 
+/* oauth: OAuth2 connections (core/oauth). One entry per provider, in file
+ * order; the map key is the name (URL segment). Strings NULL when not
+ * given (the kind's default applies); revoke_url and extra_params may be
+ * "" (none). client_secret is secret: never logged or echoed. */
+typedef struct cfg_oauth_provider {
+  char *name;          /* [a-z0-9_-], 1..32 characters */
+  char *kind;          /* "google", "microsoft" or "generic" */
+  char *client_id;     /* required */
+  char *client_secret; /* NULL: public client (PKCE only) */
+  char *authorize_url, *token_url, *revoke_url;
+  char *tenant;       /* microsoft only */
+  char *scopes;       /* space-separated (a YAML list is joined) */
+  char *extra_params; /* URL-encoded "a=b&c=d"; replaces the defaults */
+  cfg_mark_t mark;
+} cfg_oauth_provider_t;
+
+typedef struct cfg_oauth {
+  char *redirect_base;   /* default: server.public_url */
+  char *done_url;        /* where the callback sends the browser; NULL: JSON */
+  uint64_t state_ttl_ms; /* default 10 min */
+  uint64_t refresh_margin_ms; /* default 5 min */
+  char *ca_file;              /* PEM bundle for provider TLS (tests); NULL */
+  cfg_oauth_provider_t *providers;
+  size_t nproviders;
+  cfg_mark_t mark; /* where `oauth:` is */
+} cfg_oauth_t;
+
 typedef struct config {
   char *file;     /* main file path as given */
   cfg_doc_t *doc; /* owned: keeps nodes and marks alive */
@@ -162,6 +189,7 @@ typedef struct config {
   cfg_secrets_t secrets;
   cfg_jobs_t jobs;
   cfg_auth_t auth;
+  cfg_oauth_t oauth;
   cfg_instance_t *instances;
   size_t ninstances;
 } config_t;

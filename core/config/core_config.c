@@ -44,6 +44,23 @@
  *     client_addr_header: X-Forwarded-For  # only behind a trusted proxy
  *     bootstrap_admin: you@example.org  # first run without an admin: a
  *                                  # generated password printed once
+ *   oauth:                         # OAuth2 connections (core/oauth)
+ *     redirect_base: https://assist.example.org  # default server.public_url
+ *     done_url: /ui/#/connections  # browser goes here after the callback
+ *     state_ttl: 10m               # 1m..1d: how long an authorization may take
+ *     refresh_margin: 5m           # 1s..1d: refresh this long before expiry
+ *     ca_file: ca.pem              # PEM bundle for the providers' TLS (tests)
+ *     providers:                   # name ([a-z0-9_-], 1..32) -> provider
+ *       google:
+ *         kind: google             # google|microsoft|generic; default: the
+ *                                  # name when it is google or microsoft
+ *         client_id: x.apps.googleusercontent.com   # required
+ *         client_secret: ${GOOGLE_CLIENT_SECRET}   # never logged or echoed
+ *         authorize_url: ...       # token_url, revoke_url ("" none): URLs,
+ *                                  # required for generic
+ *         tenant: common           # microsoft only
+ *         scopes: openid email     # string or list
+ *         extra_params: "a=b"      # replaces the kind's defaults ("" none)
  *   plugin_dir: ../build/plugins   # relative to the main file's dir;
  *                                  # default <main file dir>/plugins
  *   include: conf.d                # file, directory (*.yaml, *.yml in name
@@ -77,9 +94,16 @@
 
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const top_keys[] = {"server",     "log",     "storage",
-                                       "secrets",    "jobs",    "auth",
-                                       "plugin_dir", "include", "plugins"};
+static const char *const top_keys[] = {
+    "server", "log",   "storage",    "secrets", "jobs",
+    "auth",   "oauth", "plugin_dir", "include", "plugins"};
+static const char *const oauth_keys[] = {"redirect_base", "done_url",
+                                         "state_ttl",     "refresh_margin",
+                                         "ca_file",       "providers"};
+static const char *const oauth_provider_keys[] = {
+    "kind",       "client_id", "client_secret", "authorize_url", "token_url",
+    "revoke_url", "tenant",    "scopes",        "extra_params"};
+static const char *const oauth_kinds[] = {"google", "microsoft", "generic"};
 static const char *const secrets_keys[] = {
     "key_file", "key_env", "create", "previous_key_files", "previous_key_envs"};
 static const char *const jobs_keys[] = {"lease", "poll"};
@@ -669,6 +693,183 @@ static void build_auth(bctx_t *c, const cfg_node_t *n, cfg_auth_t *a) {
         "auth.bootstrap_admin: expected an email address");
 }
 
+/* ---------------- oauth ---------------- */
+
+static int url_ok(const char *s) {
+  return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* A string that may be "" (meaning "none"). */
+static void get_string_or_empty(bctx_t *c, const cfg_node_t *map,
+                                const char *key, const char *path, char **out) {
+  const cfg_node_t *n = cfg_map_get(map, key);
+  const char *s = scalar(c, n, path, "a string");
+  if (!s) return;
+  free(*out);
+  *out = xstrdup(s);
+}
+
+static void get_url(bctx_t *c, const cfg_node_t *map, const char *key,
+                    const char *path, int allow_empty, char **out) {
+  if (allow_empty)
+    get_string_or_empty(c, map, key, path, out);
+  else
+    get_string(c, map, key, path, out);
+  if (*out && **out && !url_ok(*out)) {
+    char shown[96];
+    const cfg_node_t *n = cfg_map_get(map, key);
+    ERR(c, n->mark, "%s: %s must start with http:// or https://", path,
+        cfg_show(n, shown, sizeof shown));
+  }
+}
+
+static int provider_name_ok(const char *s) {
+  return valid_ident(s) && strlen(s) <= 32;
+}
+
+static void build_oauth_provider(bctx_t *c, cfg_oauth_t *o,
+                                 const cfg_node_t *key, const cfg_node_t *n) {
+  char path[160], shown[96];
+  const char *name = key->str;
+  if (!provider_name_ok(name)) {
+    ERR(c, key->mark,
+        "oauth.providers: invalid provider name %s (use [a-z0-9_-], at most "
+        "32)",
+        cfg_show(key, shown, sizeof shown));
+    return;
+  }
+  if (cfg_is_null(n) || n->kind != CFG_MAP) {
+    if (!(n && n->invalid))
+      ERR(c, n ? n->mark : key->mark,
+          "oauth.providers.%s: expected a map, not %s", name, cfg_kind_name(n));
+    c->bad = 1;
+    return;
+  }
+  snprintf(path, sizeof path, "oauth.providers.%s", name);
+  check_keys(c, n, oauth_provider_keys, N_(oauth_provider_keys), path);
+  cfg_oauth_provider_t p = {.name = xstrdup(name), .mark = key->mark};
+#define P_(field)                                                              \
+  (snprintf(path, sizeof path, "oauth.providers.%s." #field, name), path)
+  get_enum(c, n, "kind", P_(kind), oauth_kinds, N_(oauth_kinds), &p.kind);
+  if (!p.kind && cfg_is_null(cfg_map_get(n, "kind"))) {
+    if (strcmp(name, "google") == 0 || strcmp(name, "microsoft") == 0)
+      p.kind = xstrdup(name);
+    else
+      ERR(c, key->mark,
+          "oauth.providers.%s: missing required key 'kind' "
+          "(google|microsoft|generic)",
+          name);
+  }
+  get_string(c, n, "client_id", P_(client_id), &p.client_id);
+  if (cfg_is_null(cfg_map_get(n, "client_id")))
+    ERR(c, key->mark, "oauth.providers.%s: missing required key 'client_id'",
+        name);
+  /* The secret: get_string never echoes a value. */
+  get_string(c, n, "client_secret", P_(client_secret), &p.client_secret);
+  get_url(c, n, "authorize_url", P_(authorize_url), 0, &p.authorize_url);
+  get_url(c, n, "token_url", P_(token_url), 0, &p.token_url);
+  get_url(c, n, "revoke_url", P_(revoke_url), 1, &p.revoke_url);
+  get_string(c, n, "tenant", P_(tenant), &p.tenant);
+  get_string_or_empty(c, n, "extra_params", P_(extra_params), &p.extra_params);
+  const cfg_node_t *sc = cfg_map_get(n, "scopes");
+  if (sc && sc->kind == CFG_SEQ) {
+    buf_t b = {0};
+    for (size_t i = 0; i < sc->n; i++) {
+      const char *v = scalar(c, sc->items[i], P_(scopes), "a string");
+      if (!v) continue;
+      if (!*v || strchr(v, ' ')) {
+        ERR(c, sc->items[i]->mark, "%s: one scope per item, not empty",
+            P_(scopes));
+        continue;
+      }
+      if (b.len) buf_puts(&b, " ");
+      buf_puts(&b, v);
+    }
+    p.scopes = b.len ? xstrdup(b.data) : NULL;
+    buf_free(&b);
+  } else {
+    get_string(c, n, "scopes", P_(scopes), &p.scopes);
+  }
+#undef P_
+  if (p.kind && strcmp(p.kind, "generic") == 0 &&
+      (!p.authorize_url || !p.token_url))
+    ERR(c, key->mark,
+        "oauth.providers.%s: a generic provider needs authorize_url and "
+        "token_url",
+        name);
+  if (p.tenant && p.kind && strcmp(p.kind, "microsoft") != 0)
+    ERR(c, cfg_map_get(n, "tenant")->mark,
+        "oauth.providers.%s.tenant: only for kind microsoft", name);
+  o->providers =
+      xrealloc(o->providers, (o->nproviders + 1) * sizeof *o->providers);
+  o->providers[o->nproviders++] = p;
+}
+
+static void build_oauth(bctx_t *c, const cfg_node_t *n, cfg_oauth_t *o,
+                        const char *public_url) {
+  o->state_ttl_ms = 600000;
+  o->refresh_margin_ms = 300000;
+  if (!cfg_is_null(n) && n->kind != CFG_MAP) {
+    ERR(c, n->mark, "oauth: expected a map, not %s", cfg_kind_name(n));
+    return;
+  }
+  if (cfg_is_null(n)) return;
+  o->mark = n->mark;
+  check_keys(c, n, oauth_keys, N_(oauth_keys), "oauth");
+  get_url(c, n, "redirect_base", "oauth.redirect_base", 0, &o->redirect_base);
+  get_string(c, n, "done_url", "oauth.done_url", &o->done_url);
+  get_units(c, n, "state_ttl", "oauth.state_ttl", 0, 60000, DAY_MS,
+            &o->state_ttl_ms);
+  get_units(c, n, "refresh_margin", "oauth.refresh_margin", 0, 1000, DAY_MS,
+            &o->refresh_margin_ms);
+  get_path(c, n, "ca_file", "oauth.ca_file", &o->ca_file);
+  const cfg_node_t *pv = cfg_map_get(n, "providers");
+  if (!cfg_is_null(pv) && pv->kind != CFG_MAP) {
+    if (!pv->invalid)
+      ERR(c, pv->mark,
+          "oauth.providers: expected a map of provider name to settings, "
+          "not %s",
+          cfg_kind_name(pv));
+    c->bad = 1;
+  } else if (!cfg_is_null(pv)) {
+    for (size_t i = 0; i < pv->n; i++)
+      build_oauth_provider(c, o, pv->keys[i], pv->items[i]);
+  }
+  if (!o->redirect_base && public_url) o->redirect_base = xstrdup(public_url);
+  if (o->nproviders && !o->redirect_base)
+    ERR(c, n->mark,
+        "oauth: redirect_base (or server.public_url) is required: the "
+        "providers' redirect URIs are built from it");
+  if (o->redirect_base) {
+    size_t len = strlen(o->redirect_base);
+    while (len > 0 && o->redirect_base[len - 1] == '/')
+      o->redirect_base[--len] = '\0';
+  }
+}
+
+static void oauth_free(cfg_oauth_t *o) {
+  free(o->redirect_base);
+  free(o->done_url);
+  free(o->ca_file);
+  for (size_t i = 0; i < o->nproviders; i++) {
+    cfg_oauth_provider_t *p = &o->providers[i];
+    free(p->name);
+    free(p->kind);
+    free(p->client_id);
+    if (p->client_secret) {
+      memset(p->client_secret, 0, strlen(p->client_secret));
+      free(p->client_secret);
+    }
+    free(p->authorize_url);
+    free(p->token_url);
+    free(p->revoke_url);
+    free(p->tenant);
+    free(p->scopes);
+    free(p->extra_params);
+  }
+  free(o->providers);
+}
+
 /* ---------------- the whole file ---------------- */
 
 static void check_storage(bctx_t *c, const cfg_node_t *root, char *storage) {
@@ -742,6 +943,8 @@ static config_t *build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
   build_secrets(&c, cfg_map_get(root, "secrets"), &cfg->secrets);
   build_jobs(&c, cfg_map_get(root, "jobs"), &cfg->jobs);
   build_auth(&c, cfg_map_get(root, "auth"), &cfg->auth);
+  build_oauth(&c, cfg_map_get(root, "oauth"), &cfg->oauth,
+              cfg->server.public_url);
   if (!c.bad) default_secrets(cfg);
   /* include: was followed by cfg_doc_load(); its shape was checked there. */
   const cfg_node_t *pl = cfg_map_get(root, "plugins");
@@ -813,6 +1016,7 @@ void config_free(config_t *cfg) {
   free(cfg->secrets.previous_key_envs);
   free(cfg->auth.client_addr_header);
   free(cfg->auth.bootstrap_admin);
+  oauth_free(&cfg->oauth);
   for (size_t i = 0; i < cfg->ninstances; i++) {
     free(cfg->instances[i].name);
     free(cfg->instances[i].plugin);

@@ -409,6 +409,111 @@ static void auth_schema(jw_t *w) {
   jw_close(w, "}");
 }
 
+static void oauth_schema(jw_t *w) {
+  static const char *const kinds[] = {"google", "microsoft", "generic"};
+  jw_key(w, "oauth");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "OAuth2 connections (core/oauth): the providers people link "
+          "accounts at; redirect URI <redirect_base>/api/connections/"
+          "<provider>/callback");
+  jw_kstr(w, "type", "object");
+  jw_kraw(w, "additionalProperties", "false");
+  jw_key(w, "properties");
+  jw_open(w, "{");
+  jw_key(w, "redirect_base");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "public base URL the browser reaches assistd at; default "
+          "server.public_url");
+  jw_kstr(w, "type", "string");
+  jw_kstr(w, "pattern", "^(https?://|\\$\\{)");
+  jw_close(w, "}");
+  prop_str(w, "done_url",
+           "where the browser goes after the callback (?connection=<id> or "
+           "?error=...); none: the callback answers JSON",
+           NULL);
+  prop_ref(w, "state_ttl", "how long an authorization may take (1m..1d)", "10m",
+           "duration");
+  prop_ref(w, "refresh_margin",
+           "refresh access tokens this long before they expire (1s..1d)", "5m",
+           "duration");
+  prop_str(w, "ca_file",
+           "PEM CA bundle for the providers' TLS instead of the system one "
+           "(tests), relative to this file",
+           NULL);
+  jw_key(w, "providers");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "provider name ([a-z0-9_-], at most 32: the URL segment) to its "
+          "settings");
+  jw_kstr(w, "type", "object");
+  jw_key(w, "propertyNames");
+  jw_open(w, "{");
+  jw_kstr(w, "pattern", "^[a-z0-9_-]{1,32}$");
+  jw_close(w, "}");
+  jw_key(w, "additionalProperties");
+  jw_open(w, "{");
+  jw_kstr(w, "type", "object");
+  jw_kraw(w, "additionalProperties", "false");
+  jw_key(w, "required");
+  jw_open(w, "[");
+  jw_str(w, "client_id");
+  jw_close(w, "]");
+  jw_key(w, "properties");
+  jw_open(w, "{");
+  jw_key(w, "kind");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "provider kind; default: the provider's name when it is google or "
+          "microsoft");
+  jw_key(w, "enum");
+  jw_open(w, "[");
+  for (size_t i = 0; i < 3; i++) jw_str(w, kinds[i]);
+  jw_close(w, "]");
+  jw_close(w, "}");
+  prop_str(w, "client_id", "the client id registered at the provider", NULL);
+  prop_str(w, "client_secret",
+           "the client secret (use ${ENV} or ${file:...}; never logged)", NULL);
+  prop_str(w, "authorize_url",
+           "authorization endpoint (default by kind; required for generic)",
+           NULL);
+  prop_str(w, "token_url",
+           "token endpoint (default by kind; required for generic)", NULL);
+  prop_str(w, "revoke_url",
+           "RFC 7009 revocation endpoint (default by kind; \"\" for none)",
+           NULL);
+  prop_str(w, "tenant", "microsoft: common, organizations, consumers or an id",
+           "common");
+  jw_key(w, "scopes");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "scopes requested, space-separated or a list (default by kind)");
+  jw_key(w, "anyOf");
+  jw_open(w, "[");
+  jw_open(w, "{");
+  jw_kstr(w, "type", "string");
+  jw_close(w, "}");
+  jw_open(w, "{");
+  jw_kstr(w, "type", "array");
+  jw_key(w, "items");
+  jw_open(w, "{");
+  jw_kstr(w, "type", "string");
+  jw_close(w, "}");
+  jw_close(w, "}");
+  jw_close(w, "]");
+  jw_close(w, "}");
+  prop_str(w, "extra_params",
+           "extra authorization parameters, URL-encoded (a=b&c=d); replaces "
+           "the kind's defaults, \"\" for none",
+           NULL);
+  jw_close(w, "}");
+  jw_close(w, "}");
+  jw_close(w, "}");
+  jw_close(w, "}");
+  jw_close(w, "}");
+}
+
 static void log_schema(jw_t *w) {
   static const char *const levels[] = {"debug", "info", "warn", "error"};
   static const char *const formats[] = {"json", "text"};
@@ -670,6 +775,7 @@ void config_schema_json(const assist_plugin_t *const *plugins, size_t n,
   secrets_schema(&w);
   jobs_schema(&w);
   auth_schema(&w);
+  oauth_schema(&w);
   prop_str(&w, "plugin_dir",
            "directory of plugin shared objects, relative to this file",
            "plugins");

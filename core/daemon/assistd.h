@@ -18,7 +18,9 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "http/http.h"
+#include "httpc/httpc.h"
 #include "jobs/jobs.h"
+#include "oauth/oauth.h"
 #include "plugin/instance.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
@@ -56,6 +58,9 @@ struct assistd {
   secrets_keyring_t *ring; /* master keys, loaded at start */
   audit_svc_t *audit;      /* the audit log's thread */
   auth_t *auth;            /* accounts, sessions, tokens, the /api gate */
+  httpc_t *httpc;          /* outbound HTTP; only with oauth providers */
+  oauth_t *oauth;          /* OAuth2 connections; NULL without providers */
+  int curl_on;             /* curl_global_init done (cleanup at exit) */
   api_ctx_t api;           /* what /api handlers reach */
   uint64_t reloads_ok, reloads_failed;
   int exit_code;
@@ -73,6 +78,18 @@ void generation_release(generation_t *gen);
 
 /** Registers /health, /ready, /metrics, /api/plugins and static files. */
 int builtins_add(assistd_t *d, router_t *r, const config_t *cfg);
+
+/** Starts the outbound HTTP client and the OAuth service when cfg has
+ * oauth providers (libcurl is initialised then, once). Returns 0 (also
+ * when there is nothing to start) or -1 with a message on stderr. */
+int daemon_oauth_start(assistd_t *d, const config_t *cfg);
+/** The OAuth service's settings from cfg (strings borrowed from cfg; the
+ * provider array is allocated: free() it). Returns the array. */
+oauth_provider_cfg_t *daemon_oauth_config(const config_t *cfg,
+                                          oauth_config_t *out);
+/** Registers the connections API (core/oauth) on r when OAuth is on, its
+ * principal being auth_gate's. Returns 0 or -1 (a route clash). */
+int daemon_oauth_routes(assistd_t *d, router_t *r);
 
 /** Limits for the HTTP server from the configuration. */
 void http_limits_from_config(const cfg_server_t *s, http_limits_t *out);

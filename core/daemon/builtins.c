@@ -111,6 +111,8 @@ int builtins_add(assistd_t *d, router_t *r, const config_t *cfg) {
   rc |= auth_route_add(d->auth, r, "GET", "/api/plugins", 0,
                        AUTH_SCOPE_READ | AUTH_SCOPE_ADMIN, plugins, d);
   if (auth_api_register(d->auth, r) != 0) rc = -1;
+  /* Connections (core/oauth), when providers are configured. */
+  if (daemon_oauth_routes(d, r) != 0) rc = -1;
   /* Jobs, schedules and audit (core/api; admins only). */
   if (api_add_routes(r, &d->api) != 0) rc = -1;
   if (cfg->server.static_dir) {

@@ -12,7 +12,8 @@
  *   assistd secrets rotate --config FILE
  *       With a new key active (secrets.key_file) and the old one listed in
  *       secrets.previous_key_files: re-encrypts every plugin value stored
- *       through the SDK's secret_encrypt (kv values "ps1:...") and re-wraps
+ *       through the SDK's secret_encrypt (kv values "ps1:..."), every OAuth
+ *       access and refresh token (oauth_connections) and re-wraps
  *       every audit subject key under the active key, then re-signs the
  *       audit head. Afterwards the old key can be dropped from the
  *       configuration. Safe to run while daemons are up (each value is
@@ -159,22 +160,59 @@ static const store_stmt_t st_swap = {
     "AND value = $5",
     NULL};
 
+/* OAuth tokens (core/oauth): ciphertexts bound to their row and column. */
+static const store_stmt_t st_oauth_scan = {
+    "oauth_scan_tokens",
+    "SELECT id, access_token, refresh_token FROM oauth_connections WHERE "
+    "access_token IS NOT NULL OR refresh_token IS NOT NULL ORDER BY id",
+    NULL};
+static const store_stmt_t st_oauth_swap_access = {
+    "oauth_swap_access",
+    "UPDATE oauth_connections SET access_token = $1 WHERE id = $2 AND "
+    "access_token = $3",
+    NULL};
+static const store_stmt_t st_oauth_swap_refresh = {
+    "oauth_swap_refresh",
+    "UPDATE oauth_connections SET refresh_token = $1 WHERE id = $2 AND "
+    "refresh_token = $3",
+    NULL};
+
+typedef struct rot_count {
+  size_t reencrypted, current, unreadable, raced;
+} rot_count_t;
+
 typedef struct rot {
   cli_t *c;
   uv_loop_t loop;
   store_t *store;
   int failed;
-  size_t pending, reencrypted, current, unreadable, raced;
+  int phase; /* 0: plugin values in kv; 1: oauth tokens */
+  size_t pending;
+  rot_count_t kv, oauth;
 } rot_t;
 
 static void rot_closed(void *arg) {
   (void)arg;
 }
 
+static void oauth_scanned(store_t *s, int status, const char *errmsg,
+                          store_res_t *res, void *arg);
+
 static void rot_finish(rot_t *r) {
+  if (r->phase == 0 && !r->failed) {
+    r->phase = 1;
+    store_req_t *q = store_req_new(r->store, 0);
+    store_req_stmt(q, &st_oauth_scan);
+    store_req_submit(q, oauth_scanned, r);
+    return;
+  }
   store_t *s = r->store;
   r->store = NULL;
   store_close(s, rot_closed, r);
+}
+
+static rot_count_t *rot_counts(rot_t *r) {
+  return r->phase == 0 ? &r->kv : &r->oauth;
 }
 
 static void swapped(store_t *s, int status, const char *errmsg,
@@ -185,9 +223,9 @@ static void swapped(store_t *s, int status, const char *errmsg,
     fprintf(stderr, "assistd: cannot update a value: %s\n", errmsg);
     r->failed = 1;
   } else if (store_res_changes(res, 0) == 0) {
-    r->raced++; /* changed meanwhile: the new value is the plugin's */
+    rot_counts(r)->raced++; /* changed meanwhile: the new value wins */
   } else {
-    r->reencrypted++;
+    rot_counts(r)->reencrypted++;
   }
   if (--r->pending == 0) rot_finish(r);
 }
@@ -214,12 +252,12 @@ static void scanned(store_t *s, int status, const char *errmsg,
     char *fresh = NULL;
     int rc = secrets_plugin_reencrypt(r->c->ring, inst, ct, &fresh);
     if (rc == 1) {
-      r->current++;
+      r->kv.current++;
     } else if (rc < 0) {
       /* Never log values: the scope and key say which one. */
       fprintf(stderr, "assistd: %s / %s: %s\n", scope, key,
               secrets_strerror(rc));
-      r->unreadable++;
+      r->kv.unreadable++;
     } else {
       store_req_t *q = store_req_new(s, 0);
       store_req_stmt(q, &st_swap);
@@ -233,6 +271,60 @@ static void scanned(store_t *s, int status, const char *errmsg,
       free(fresh);
     }
     free(ct);
+  }
+  if (--r->pending == 0) rot_finish(r);
+}
+
+/* One token column of one connection: re-encrypted under the active key
+ * with the same associated data ("oauth_connections.<column>:<id>"). */
+static void oauth_rotate_one(rot_t *r, store_t *s, int64_t id,
+                             const char *column, const char *ct) {
+  if (!ct || !*ct) return;
+  int need = secrets_ct_needs_reencrypt(r->c->ring, ct);
+  if (need == 0) {
+    r->oauth.current++;
+    return;
+  }
+  char aad[96];
+  snprintf(aad, sizeof aad, "oauth_connections.%s:%lld", column, (long long)id);
+  char *fresh = NULL;
+  int rc = need < 0 ? need : secrets_reencrypt(r->c->ring, ct, aad, &fresh);
+  if (rc < 0) {
+    /* Never log tokens: the row and column say which one. */
+    fprintf(stderr, "assistd: oauth_connections %lld %s: %s\n", (long long)id,
+            column, secrets_strerror(rc));
+    r->oauth.unreadable++;
+    return;
+  }
+  store_req_t *q = store_req_new(s, 0);
+  store_req_stmt(q, strcmp(column, "access_token") == 0
+                        ? &st_oauth_swap_access
+                        : &st_oauth_swap_refresh);
+  store_req_bind_text(q, fresh);
+  store_req_bind_int(q, id);
+  store_req_bind_text(q, ct);
+  r->pending++;
+  store_req_submit(q, swapped, r);
+  free(fresh);
+}
+
+static void oauth_scanned(store_t *s, int status, const char *errmsg,
+                          store_res_t *res, void *arg) {
+  rot_t *r = arg;
+  if (status < 0) {
+    fprintf(stderr, "assistd: cannot read the OAuth connections: %s\n", errmsg);
+    r->failed = 1;
+    rot_finish(r);
+    return;
+  }
+  int n = store_res_rows(res, 0);
+  r->pending = 1;
+  for (int i = 0; i < n; i++) {
+    int64_t id = store_res_int(res, 0, i, 0);
+    if (!store_res_isnull(res, 0, i, 1))
+      oauth_rotate_one(r, s, id, "access_token", store_res_text(res, 0, i, 1));
+    if (!store_res_isnull(res, 0, i, 2))
+      oauth_rotate_one(r, s, id, "refresh_token", store_res_text(res, 0, i, 2));
   }
   if (--r->pending == 0) rot_finish(r);
 }
@@ -268,7 +360,12 @@ static int secrets_rotate_cmd(cli_t *c) {
   if (r.failed) return 2;
   printf("plugin values: %zu re-encrypted, %zu already under key %s, %zu "
          "changed meanwhile, %zu unreadable\n",
-         r.reencrypted, r.current, active, r.raced, r.unreadable);
+         r.kv.reencrypted, r.kv.current, active, r.kv.raced, r.kv.unreadable);
+  printf("oauth tokens: %zu re-encrypted, %zu already under key %s, %zu "
+         "changed meanwhile, %zu unreadable\n",
+         r.oauth.reencrypted, r.oauth.current, active, r.oauth.raced,
+         r.oauth.unreadable);
+  size_t unreadable = r.kv.unreadable + r.oauth.unreadable;
 
   /* Then the audit subject keys, which also re-signs the head. */
   audit_conn_t *conn;
@@ -277,15 +374,17 @@ static int secrets_rotate_cmd(cli_t *c) {
   size_t rewrapped = 0;
   int arc = audit_rewrap_keys(log, &rewrapped);
   if (arc == 0) {
-    char details[160];
+    char details[256];
     snprintf(details, sizeof details,
              "{\"active_key\":\"%s\",\"kv_reencrypted\":%zu,"
-             "\"kv_unreadable\":%zu,\"audit_keys_rewrapped\":%zu}",
-             active, r.reencrypted, r.unreadable, rewrapped);
+             "\"kv_unreadable\":%zu,\"oauth_reencrypted\":%zu,"
+             "\"oauth_unreadable\":%zu,\"audit_keys_rewrapped\":%zu}",
+             active, r.kv.reencrypted, r.kv.unreadable, r.oauth.reencrypted,
+             r.oauth.unreadable, rewrapped);
     audit_record_t rec = {.actor = "system:cli",
                           .action = "secrets.rotate",
                           .target = active,
-                          .outcome = r.unreadable ? "partial" : "ok",
+                          .outcome = unreadable ? "partial" : "ok",
                           .details = details};
     arc = audit_append(log, &rec, NULL);
   }
@@ -298,7 +397,7 @@ static int secrets_rotate_cmd(cli_t *c) {
   }
   printf("audit subject keys: %zu re-wrapped; audit head signed with key %s\n",
          rewrapped, active);
-  if (r.unreadable) {
+  if (unreadable) {
     printf("some values could not be decrypted with the configured keys: "
            "keep the old key until they are dealt with\n");
     return 1;

@@ -17,9 +17,11 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
+#include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
 #include "plugin/services.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
@@ -166,8 +168,9 @@ static void start_reload(assistd_t *d) {
 
 /* ---------------- shutdown ----------------
  * HTTP drains first (requests finish on their generation), then every
- * plugin instance stops, then the auth service waits for its store
- * requests and password hashing, then the job engine waits for its
+ * plugin instance stops, then the OAuth service and the outbound HTTP
+ * client (only with oauth providers), then the auth service waits for its
+ * store requests and password hashing, then the job engine waits for its
  * handlers and writes, then the store closes, then the signal handles: the
  * loop ends when nothing is left. */
 
@@ -234,18 +237,43 @@ static void auth_closed(void *arg) {
   }
 }
 
-/* Runs each time something the shutdown waits for has finished. */
-void daemon_continue_shutdown(assistd_t *d) {
-  if (!d->stopping || d->http || d->current || d->closing_instances > 0 ||
-      d->services_closing)
-    return;
-  d->services_closing = 1;
+static void httpc_closed(void *arg) {
+  assistd_t *d = arg;
   if (d->auth) {
     auth_t *a = d->auth;
     d->auth = NULL;
     auth_close(a, auth_closed, d);
   } else {
     auth_closed(d);
+  }
+}
+
+static void oauth_closed(void *arg) {
+  assistd_t *d = arg;
+  host_oauth_set(NULL);
+  if (d->httpc) {
+    httpc_t *h = d->httpc;
+    d->httpc = NULL;
+    httpc_close(h, httpc_closed, d);
+  } else {
+    httpc_closed(d);
+  }
+}
+
+/* Runs each time something the shutdown waits for has finished. */
+void daemon_continue_shutdown(assistd_t *d) {
+  if (!d->stopping || d->http || d->current || d->closing_instances > 0 ||
+      d->services_closing)
+    return;
+  d->services_closing = 1;
+  /* OAuth first (its requests use the HTTP client, its tokens the store
+   * and its hook the audit log), then the HTTP client. */
+  if (d->oauth) {
+    oauth_t *o = d->oauth;
+    d->oauth = NULL;
+    oauth_close(o, oauth_closed, d);
+  } else {
+    oauth_closed(d);
   }
 }
 
@@ -452,6 +480,14 @@ static void store_opened(store_t *s, int status, const char *errmsg,
     return;
   }
   host_secrets_set(d->ring, d->audit);
+  /* OAuth connections (only with providers configured): after the store,
+   * the keyring and the audit log, before any instance can ask for a
+   * token. */
+  if (daemon_oauth_start(d, cfg) != 0) {
+    config_free(cfg);
+    boot_failed(d);
+    return;
+  }
   d->api.jobs = d->jobs;
   d->api.audit = d->audit;
 
@@ -544,6 +580,10 @@ static int run(assistd_t *d, const char *log_format, const char *log_level) {
   api_reset();
   secrets_keyring_free(d->ring);
   d->ring = NULL;
+  if (d->curl_on) {
+    curl_global_cleanup();
+    d->curl_on = 0;
+  }
   if (uv_loop_close(loop) != 0)
     log_kv(LOG_WARN, "daemon", "loop closed with open handles", NULL);
   metrics_reset();
@@ -631,8 +671,9 @@ int main(int argc, char **argv) {
   }
   /* Before any thread starts: a thread pool big enough that plugin work
    * cannot starve file and DNS requests. */
-  /* libcurl is initialised by the services that use it (httpc), not here:
-   * its TLS set-up alone costs megabytes of resident memory. */
+  /* libcurl is initialised only when oauth providers are configured
+   * (oauth_glue.c), not here: its TLS set-up alone costs megabytes of
+   * resident memory. */
   setenv("UV_THREADPOOL_SIZE", "8", 0);
   signal(SIGPIPE, SIG_IGN);
   return run(&d, log_format, log_level);

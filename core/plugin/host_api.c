@@ -4,6 +4,7 @@
  * returns an ASSIST_E* code instead of aborting.
  */
 #include "plugin/instance_priv.h"
+#include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
 
 #include "common/alloc.h"
@@ -157,6 +158,12 @@ static const char *h_strerror(int err) {
     return "timed out";
   case ASSIST_ECANCELED:
     return "cancelled";
+  case ASSIST_EBADMSG:
+    return "bad message (does not authenticate)";
+  case ASSIST_EEXPIRED:
+    return "expired";
+  case ASSIST_EREAUTH:
+    return "needs re-authorization (connect the account again)";
   case ASSIST_ASYNC:
     return "will complete asynchronously";
   }
@@ -532,4 +539,5 @@ const assist_host_api_t host_api = {
     .token_verify = host_token_verify,
     .secret_free = host_secret_free,
     .audit_append = host_audit_append,
+    .oauth_token = host_oauth_token,
 };

@@ -88,6 +88,10 @@ enum {
   ASSIST_EBADMSG = -74,
   /** ABI 1.1: a valid token whose time has passed. */
   ASSIST_EEXPIRED = -127,
+  /** ABI 1.1: an OAuth connection the provider no longer honours (revoked,
+   * password changed, expired grant): the person must connect again;
+   * asking again does not help. */
+  ASSIST_EREAUTH = -128,
   /** Returned by a route handler that will respond later. */
   ASSIST_ASYNC = -4096,
 };
@@ -433,6 +437,22 @@ typedef struct assist_host_api {
   int (*audit_append)(assist_instance_t *inst,
                       const struct assist_audit_record *rec,
                       void (*cb)(void *ud, int status, int64_t seq), void *ud);
+
+  /* -- OAuth2 connections (ABI 1.1, appended): a valid access token for
+   * connection connection_id (an id from the daemon's connections API),
+   * refreshed by the host when it is about to expire. Plugins never see
+   * refresh tokens. Asynchronous: cb runs later on the loop thread, exactly
+   * once, unless the call returned an error. token: borrowed for the
+   * callback (copy it; never log it), NULL unless status is ASSIST_OK;
+   * expires_at_ms: Unix ms. status: ASSIST_OK; ASSIST_ENOENT (no such
+   * connection, or disconnected); ASSIST_EREAUTH (the person must connect
+   * again); ASSIST_EIO (provider unreachable or erroring: try later);
+   * ASSIST_ECANCELED (daemon shutting down). The call returns
+   * ASSIST_ENOTSUP when no OAuth provider is configured. -- */
+  int (*oauth_token)(assist_instance_t *inst, int64_t connection_id,
+                     void (*cb)(void *ud, int status, const char *token,
+                                int64_t expires_at_ms),
+                     void *ud);
 } assist_host_api_t;
 
 /** An audit entry (ABI 1.1). Strings copied; NULL means "". */
