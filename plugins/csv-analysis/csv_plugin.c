@@ -19,6 +19,12 @@
  *   GET    /api/analyses/{id}/report.json    404 until done
  *   GET    /api/analyses/{id}/report.html
  *
+ * Ownership: every record names its owner (req_user, or "local" for a
+ * request without authentication). Each route answers only the caller's own
+ * records: lists leave the others out and another owner's id is a 404, as
+ * if it did not exist. "local" records (made before authentication) are
+ * visible only to requests without authentication.
+ *
  * Storage: the instance's kv area holds "dataset:<id>" and "analysis:<id>"
  * records (flat JSON). Every callback runs on the loop; hashing, renames,
  * unlinks, parsing and report files go through host->queue_work. Logs name
@@ -244,6 +250,33 @@ static int name_ok(const char *s) {
   for (const unsigned char *c = (const unsigned char *)s; *c; c++)
     if (*c < 0x20 || *c == 0x7F || *c == '/' || *c == '\\') return 0;
   return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Ownership.                                                        */
+
+/* The caller's user id, or NULL for a request without authentication
+ * (host; valid until the response). */
+static const char *req_owner(csvp_t *p, assist_request_t *req) {
+  return ASSIST_HOST_HAS(p->host, req_user) ? p->host->req_user(req) : NULL;
+}
+
+/* Whether the caller of req may see a record owned by owner (NULL: a record
+ * without one, taken as "local"). */
+static int owner_visible(csvp_t *p, assist_request_t *req, const char *owner) {
+  const char *user = req_owner(p, req);
+  if (!owner || !*owner) owner = "local";
+  return user ? strcmp(owner, user) == 0 : strcmp(owner, "local") == 0;
+}
+
+/* The same for a dataset's flat JSON record. */
+static int dataset_visible(csvp_t *p, assist_request_t *req, const void *json,
+                           size_t len) {
+  char *owner = NULL;
+  csvp_json_string(json, len, "owner", &owner);
+  int ok = owner_visible(p, req, owner);
+  free(owner);
+  return ok;
 }
 
 /* ---------------------------------------------------------------- */
@@ -765,8 +798,7 @@ static ingest_t *ingest_new(csvp_t *p, assist_request_t *req,
   g->req = req;
   g->source = source;
   new_id("ds", g->id);
-  const char *user =
-      ASSIST_HOST_HAS(p->host, req_user) ? p->host->req_user(req) : NULL;
+  const char *user = req_owner(p, req);
   g->name = dupstr(name);
   g->owner = dupstr(user ? user : "local");
   g->dst = dataset_path(p, g->id);
@@ -925,8 +957,10 @@ static void datasets_listed(void *ud, int status, size_t n,
   } else {
     csvp_buf b = {0};
     csvp_buf_puts(&b, "{\"datasets\":[");
+    size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
-      if (i) csvp_buf_puts(&b, ",");
+      if (!dataset_visible(r->p, r->req, values[i], lens[i])) continue;
+      if (shown++) csvp_buf_puts(&b, ",");
       csvp_buf_put(&b, values[i], lens[i]);
     }
     csvp_buf_puts(&b, "]}");
@@ -949,7 +983,8 @@ static int on_list_datasets(assist_request_t *req, void *ud) {
 
 static void dataset_got(void *ud, int status, const void *value, size_t len) {
   rq_t *r = ud;
-  if (status == ASSIST_ENOENT)
+  if (status == ASSIST_ENOENT ||
+      (status == ASSIST_OK && !dataset_visible(r->p, r->req, value, len)))
     respond_error(r->p, r->req, 404, "no such dataset");
   else if (status != ASSIST_OK)
     respond_error(r->p, r->req, 500, "cannot read the dataset record");
@@ -1035,20 +1070,39 @@ static void delete_file_done(void *ud, int status) {
     delete_recorded(r, ASSIST_EIO);
 }
 
+/* The record is read first, so that another owner's dataset is a 404
+ * whatever its state; the checks and the mark below run in one loop
+ * callback, so no analysis of it can start once it is marked. */
 static void delete_checked(void *ud, int status, const void *value,
                            size_t len) {
-  (void)value;
-  (void)len;
   rq_t *r = ud;
   csvp_t *p = r->p;
+  const char *conflict = NULL;
+  if (status == ASSIST_OK && !dataset_visible(p, r->req, value, len))
+    status = ASSIST_ENOENT;
   if (status != ASSIST_OK) {
-    deleting_remove(p, r->id);
     respond_error(p, r->req, status == ASSIST_ENOENT ? 404 : 500,
                   status == ASSIST_ENOENT ? "no such dataset"
                                           : "cannot read the dataset record");
     rq_free(r);
     return;
   }
+  for (an_t *a = p->ans; a && !conflict; a = a->next)
+    if (strcmp(a->dataset, r->id) == 0 && a->state < AN_DONE)
+      conflict = "an analysis of this dataset is queued or running; cancel it "
+                 "first";
+  if (!conflict && is_deleting(p, r->id))
+    conflict = "the dataset is being deleted";
+  deleting_t *d = conflict ? NULL : calloc(1, sizeof *d);
+  if (conflict || !d) {
+    respond_error(p, r->req, conflict ? 409 : 500,
+                  conflict ? conflict : "out of memory");
+    rq_free(r);
+    return;
+  }
+  snprintf(d->id, sizeof d->id, "%s", r->id);
+  d->next = p->deleting;
+  p->deleting = d;
   r->path = dataset_path(p, r->id);
   if (!r->path ||
       !p->host->queue_work(p->inst, delete_file_work, delete_file_done, r)) {
@@ -1062,27 +1116,11 @@ static int on_delete_dataset(assist_request_t *req, void *ud) {
   csvp_t *p = ud;
   const char *id;
   if (!dataset_id_param(p, req, &id)) return ASSIST_OK;
-  for (an_t *a = p->ans; a; a = a->next)
-    if (strcmp(a->dataset, id) == 0 && a->state < AN_DONE)
-      return respond_error(p, req, 409,
-                           "an analysis of this dataset is queued or running; "
-                           "cancel it first");
-  if (is_deleting(p, id))
-    return respond_error(p, req, 409, "the dataset is being deleted");
   rq_t *r = rq_new(p, req, id);
-  deleting_t *d = calloc(1, sizeof *d);
-  if (!r || !d) {
-    free(d);
-    if (r) rq_free(r);
-    return ASSIST_ENOMEM;
-  }
-  snprintf(d->id, sizeof d->id, "%s", id);
-  d->next = p->deleting;
-  p->deleting = d;
+  if (!r) return ASSIST_ENOMEM;
   char key[32];
   snprintf(key, sizeof key, "dataset:%s", id);
   if (p->host->kv_get(p->inst, key, delete_checked, r) != ASSIST_OK) {
-    deleting_remove(p, id);
     rq_free(r);
     return respond_error(p, req, 503, "storage unavailable");
   }
@@ -1161,6 +1199,8 @@ static void start_dataset_got(void *ud, int status, const void *value,
   start_ctx_t *s = ud;
   csvp_t *p = s->p;
   an_t *a = s->a;
+  if (status == ASSIST_OK && !dataset_visible(p, s->req, value, len))
+    status = ASSIST_ENOENT;
   if (status != ASSIST_OK || is_deleting(p, a->dataset)) {
     respond_error(p, s->req,
                   status == ASSIST_OK || status == ASSIST_ENOENT ? 404 : 500,
@@ -1184,8 +1224,7 @@ static int on_start_analysis(assist_request_t *req, void *ud) {
   if (is_deleting(p, id)) return respond_error(p, req, 404, "no such dataset");
   start_ctx_t *s = calloc(1, sizeof *s);
   an_t *a = an_new();
-  const char *user =
-      ASSIST_HOST_HAS(p->host, req_user) ? p->host->req_user(req) : NULL;
+  const char *user = req_owner(p, req);
   if (!s || !a || !(a->owner = strdup(user ? user : "local"))) {
     free(s);
     an_unref(a);
@@ -1227,7 +1266,8 @@ static void analyses_listed(void *ud, int status, size_t n,
     if (!a) continue;
     an_t *mem = an_find(p, a->id);
     const an_t *show = mem ? mem : a;
-    if (!r->filter || strcmp(show->dataset, r->filter) == 0) {
+    if (owner_visible(p, r->req, show->owner) &&
+        (!r->filter || strcmp(show->dataset, r->filter) == 0)) {
       if (shown++) csvp_buf_puts(&b, ",");
       an_render(show, &b);
     }
@@ -1255,9 +1295,18 @@ static int on_list_analyses(assist_request_t *req, void *ud) {
   return ASSIST_ASYNC;
 }
 
+/* An analysis the caller may not see is "unknown" (ASSIST_ENOENT). */
+static int an_status_for(csvp_t *p, assist_request_t *req, const an_t *a,
+                         int status) {
+  if (status == ASSIST_OK && (!a || !owner_visible(p, req, a->owner)))
+    return ASSIST_ENOENT;
+  return status;
+}
+
 static void analysis_shown(csvp_t *p, an_t *a, int status, void *ud) {
   assist_request_t *req = ud;
-  if (status == ASSIST_ENOENT || (status == ASSIST_OK && !a)) {
+  status = an_status_for(p, req, a, status);
+  if (status == ASSIST_ENOENT) {
     respond_error(p, req, 404, "no such analysis");
   } else if (status != ASSIST_OK) {
     respond_error(p, req, 500, "cannot read the analysis record");
@@ -1294,7 +1343,8 @@ static int on_get_analysis(assist_request_t *req, void *ud) {
 
 static void cancel_found(csvp_t *p, an_t *a, int status, void *ud) {
   assist_request_t *req = ud;
-  if (status == ASSIST_ENOENT || (status == ASSIST_OK && !a)) {
+  status = an_status_for(p, req, a, status);
+  if (status == ASSIST_ENOENT) {
     respond_error(p, req, 404, "no such analysis");
     return;
   }
@@ -1359,6 +1409,24 @@ static void report_read_done(void *ud, int status) {
   rq_free(r);
 }
 
+/* The report is read only once the analysis record says the caller owns
+ * it. */
+static void report_found(csvp_t *p, an_t *a, int status, void *ud) {
+  rq_t *r = ud;
+  status = an_status_for(p, r->req, a, status);
+  if (status != ASSIST_OK) {
+    respond_error(p, r->req, status == ASSIST_ENOENT ? 404 : 500,
+                  status == ASSIST_ENOENT ? "no such analysis"
+                                          : "cannot read the analysis record");
+    rq_free(r);
+    return;
+  }
+  if (!p->host->queue_work(p->inst, report_read_work, report_read_done, r)) {
+    respond_error(p, r->req, 503, "cannot queue the read");
+    rq_free(r);
+  }
+}
+
 static int serve_report(assist_request_t *req, csvp_t *p, const char *file,
                         const char *content_type) {
   const char *id;
@@ -1373,9 +1441,9 @@ static int serve_report(assist_request_t *req, csvp_t *p, const char *file,
     rq_free(r);
     return ASSIST_ENOMEM;
   }
-  if (!p->host->queue_work(p->inst, report_read_work, report_read_done, r)) {
+  if (an_lookup(p, id, report_found, r) != ASSIST_OK) {
     rq_free(r);
-    return respond_error(p, req, 503, "cannot queue the read");
+    return respond_error(p, req, 503, "storage unavailable");
   }
   return ASSIST_ASYNC;
 }

@@ -1,14 +1,16 @@
 """csv-analysis through the real daemon: upload, dataset records, analysis
 jobs with progress, reports checked against figures computed here, upload
 cap, bad input, cancellation, deletion, imports, a restart with a queued
-analysis, loop responsiveness during a big analysis, and the HTML report
-rendered by headless Chromium when it is installed."""
+analysis, loop responsiveness during a big analysis, per-user ownership
+(another user's records are 404), and the HTML report rendered by headless
+Chromium when it is installed."""
 import hashlib
 import json
 import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -483,7 +485,148 @@ def test_queued_analysis_survives_restart():
     shutil.rmtree(state, ignore_errors=True)
 
 
+def second_user(d, email="bob@test", password="bob-password-1"):
+    """Creates a plain user through the accounts API (as the admin), signs
+    in as that user and makes a read+write token of theirs. Returns
+    (user id, token)."""
+    st, _, body = d.request("POST", "/api/users", body=json.dumps(
+        {"email": email, "password": password, "role": "user"}),
+        headers={"Content-Type": "application/json"})
+    assert st == 201, (st, body)
+    uid = json.loads(body)["user"]["id"]
+    st, h, body = d.request("POST", "/api/auth/login", body=json.dumps(
+        {"email": email, "password": password}),
+        headers={"Content-Type": "application/json"}, auth=False)
+    assert st == 200, (st, body)
+    cookie = h["Set-Cookie"].split(";", 1)[0]
+    csrf = json.loads(body)["csrf_token"]
+    st, _, body = d.request("POST", "/api/tokens", body=json.dumps(
+        {"name": "b", "scopes": ["read", "write"]}),
+        headers={"Content-Type": "application/json", "Cookie": cookie,
+                 "X-CSRF-Token": csrf}, auth=False)
+    assert st == 201, (st, body)
+    return uid, json.loads(body)["secret"]
+
+
+def as_user(d, token, method, path, body=None):
+    st, _, b = d.request(method, path, body=body,
+                         headers={"Authorization": "Bearer " + token})
+    return st, json.loads(b) if b else None
+
+
+def not_found(st, body, what):
+    assert st == 404, (what, st, body)
+    assert body["error"]["status"] == 404, (what, body)
+
+
+def test_datasets_and_analyses_are_per_user():
+    state = new_state()
+    data, exp = make_csv(300)
+    with Daemon(csv_config(state)) as d:
+        # User A (the admin token): a dataset and a finished analysis.
+        st, _, ds = upload(d, data, "a.csv")
+        assert st == 201 and ds["owner"] == str(d.admin_id), ds
+        a = wait_final(d, start_analysis(d, ds["id"])["id"])
+        assert a["state"] == "done", a
+        b_id, b = second_user(d)
+
+        # B sees none of it: absent from the lists, 404 by id.
+        st, lst = as_user(d, b, "GET", "/api/datasets")
+        assert st == 200 and lst["datasets"] == [], lst
+        st, lst = as_user(d, b, "GET", "/api/analyses")
+        assert st == 200 and lst["analyses"] == [], lst
+        st, lst = as_user(d, b, "GET", "/api/analyses?dataset=" + ds["id"])
+        assert st == 200 and lst["analyses"] == [], lst
+        for method, path in (
+                ("GET", "/api/datasets/" + ds["id"]),
+                ("POST", "/api/datasets/%s/analyses" % ds["id"]),
+                ("DELETE", "/api/datasets/" + ds["id"]),
+                ("GET", "/api/analyses/" + a["id"]),
+                ("POST", "/api/analyses/%s/cancel" % a["id"]),
+                ("GET", "/api/analyses/%s/report.json" % a["id"]),
+                ("GET", "/api/analyses/%s/report.html" % a["id"])):
+            st, body = as_user(d, b, method, path)
+            not_found(st, body, (method, path))
+        # Nothing of A's changed: the file, the record, one analysis.
+        assert data_files(state) == [ds["id"] + ".csv"]
+
+        # B's own upload and analysis work, and A does not see them.
+        st, _, raw = d.request("POST", "/api/datasets?name=b.csv", body=data,
+                               headers={"Authorization": "Bearer " + b})
+        assert st == 201, (st, raw)
+        bds = json.loads(raw)
+        assert bds["owner"] == str(b_id), bds
+        st, lst = as_user(d, b, "GET", "/api/datasets")
+        assert [x["id"] for x in lst["datasets"]] == [bds["id"]], lst
+        st, ba = as_user(d, b, "POST", "/api/datasets/%s/analyses" % bds["id"])
+        assert st == 202 and ba["owner"] == str(b_id), (st, ba)
+
+        def b_final():
+            st, x = as_user(d, b, "GET", "/api/analyses/" + ba["id"])
+            assert st == 200, (st, x)
+            return x if x["state"] in ("done", "failed", "cancelled") else None
+        assert wait_for(b_final, 60, "B's analysis")["state"] == "done"
+        st, lst = as_user(d, b, "GET", "/api/analyses")
+        assert [x["id"] for x in lst["analyses"]] == [ba["id"]], lst
+        st, rep = as_user(d, b, "GET",
+                          "/api/analyses/%s/report.json" % ba["id"])
+        assert st == 200 and rep["rows"] == exp["rows"], st
+        for path in ("/api/datasets/" + bds["id"],
+                     "/api/analyses/" + ba["id"],
+                     "/api/analyses/%s/report.json" % ba["id"]):
+            st, _, body = d.request("GET", path)
+            not_found(st, json.loads(body), path)
+
+        # A still has everything of its own.
+        lst = d.get_json("/api/datasets")["datasets"]
+        assert [x["id"] for x in lst] == [ds["id"]], lst
+        lst = d.get_json("/api/analyses")["analyses"]
+        assert [x["id"] for x in lst] == [a["id"]], lst
+        assert d.get_json("/api/datasets/" + ds["id"])["id"] == ds["id"]
+        assert analysis(d, a["id"])["state"] == "done"
+        for f in ("report.json", "report.html"):
+            st, _, _ = d.request("GET", "/api/analyses/%s/%s" % (a["id"], f))
+            assert st == 200, (f, st)
+        st, _, body = d.request("POST", "/api/analyses/%s/cancel" % a["id"])
+        assert st == 409, (st, body)  # A's, but already done
+        st, _, body = d.request("DELETE", "/api/datasets/" + ds["id"])
+        assert st == 200, (st, body)
+        assert data_files(state) == [bds["id"] + ".csv"]
+        assert d.stop() == 0
+
+    # Records from before authentication (owner "local") are visible only
+    # to requests without authentication, which plugin routes no longer
+    # see: an authenticated caller gets 404 for them.
+    db = sqlite3.connect(os.path.join(state, "assistd.db"))
+    try:
+        rows = db.execute("SELECT plugin, key, value FROM kv WHERE key = ? "
+                          "OR key = ?", ("dataset:" + bds["id"],
+                                         "analysis:" + ba["id"])).fetchall()
+        assert len(rows) == 2, rows
+        for plugin, key, value in rows:
+            v = bytes(value).replace(b'"owner":"%d"' % b_id, b'"owner":"local"')
+            assert b'"owner":"local"' in v, v
+            db.execute("UPDATE kv SET value = ? WHERE plugin = ? AND key = ?",
+                       (v, plugin, key))
+        db.commit()
+    finally:
+        db.close()
+    with Daemon(csv_config(state)) as d:
+        st, lst = as_user(d, b, "GET", "/api/datasets")
+        assert st == 200 and lst["datasets"] == [], lst
+        st, lst = as_user(d, b, "GET", "/api/analyses")
+        assert st == 200 and lst["analyses"] == [], lst
+        for path in ("/api/datasets/" + bds["id"],
+                     "/api/analyses/" + ba["id"],
+                     "/api/analyses/%s/report.json" % ba["id"]):
+            st, body = as_user(d, b, "GET", path)
+            not_found(st, body, path)
+        assert d.stop() == 0
+    shutil.rmtree(state, ignore_errors=True)
+
+
 if __name__ == "__main__":
     run([test_upload_analyse_report, test_upload_limits_and_names,
          test_bad_input_fails_cleanly, test_big_analysis_responsive_cancel_delete,
-         test_import_from_allowed_dirs, test_queued_analysis_survives_restart])
+         test_import_from_allowed_dirs, test_queued_analysis_survives_restart,
+         test_datasets_and_analyses_are_per_user])
