@@ -218,6 +218,10 @@ def test_connect_token_rotate_disconnect():
         assert st == 404, st
         assert connections(d, bob)[0]["state"] == "active"
 
+        # A reload builds a new router: the connections API is on it too.
+        d.reload()
+        assert [c["id"] for c in connections(d, bob)] == [conn_id]
+
         # A plugin gets the access token through the SDK.
         st, j = plugin_token(d, conn_id)
         assert st == 200 and j["has_token"] and j["token_len"] > 0, (st, j)
