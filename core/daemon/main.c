@@ -413,8 +413,21 @@ static void boot_failed(assistd_t *d) {
   daemon_continue_shutdown(d);
 }
 
+/* The TCP peer, unless a trusted proxy's header (client_addr_header) names
+ * the client: then the peer is only the proxy. */
+static int peer_addr(http_request_t *req, char *out, size_t cap, void *ud) {
+  const char *proxy_header = ud;
+  if (proxy_header) return -1;
+  const char *p = http_req_peer(req);
+  if (!*p) return -1;
+  snprintf(out, cap, "%s", p);
+  return 0;
+}
+
 void daemon_auth_config(const config_t *cfg, auth_config_t *out) {
   *out = (auth_config_t){
+      .client_addr = peer_addr,
+      .client_addr_ud = (void *)cfg->auth.client_addr_header,
       .public_url = cfg->server.public_url,
       .allow_registration = cfg->auth.allow_registration,
       .session_idle_s = (int64_t)(cfg->auth.session_idle_ms / 1000),

@@ -163,6 +163,9 @@ const char *http_req_body(const http_request_t *req, size_t *len);
  */
 const char *http_req_body_path(const http_request_t *req, uint64_t *len);
 const char *http_req_id(const http_request_t *req);
+/** The client's IP address as text ("" when unknown). Behind a proxy this
+ * is the proxy: callers that trust one read its header instead. */
+const char *http_req_peer(const http_request_t *req);
 /** The route pattern matched ("" for 404s). */
 const char *http_req_route(const http_request_t *req);
 /** The generation token acquire() gave for this request. */

@@ -135,6 +135,7 @@ struct http_conn {
   int eof;
   int more_input; /* bytes followed the last complete request */
   int orphan;     /* on srv->orphans: handles closed, request held */
+  char peer[64];  /* client address, "" when unknown (sinks) */
   int close_after_write;
   int closing;
   int counted;   /* counts towards srv->nconns */

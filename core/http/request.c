@@ -185,6 +185,10 @@ const char *http_req_id(const http_request_t *req) {
   return req->id;
 }
 
+const char *http_req_peer(const http_request_t *req) {
+  return req->conn ? req->conn->peer : "";
+}
+
 const char *http_req_route(const http_request_t *req) {
   return req->match.pattern ? req->match.pattern : "";
 }

@@ -199,6 +199,15 @@ static void on_connection(uv_stream_t *ls, int status) {
     return;
   }
   uv_tcp_nodelay(&c->tcp, 1);
+  /* Once per connection: sign-in rate limits key on the client address. */
+  struct sockaddr_storage peer;
+  int plen = sizeof peer;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &plen) == 0) {
+    if (peer.ss_family == AF_INET6)
+      uv_ip6_name((const struct sockaddr_in6 *)&peer, c->peer, sizeof c->peer);
+    else
+      uv_ip4_name((const struct sockaddr_in *)&peer, c->peer, sizeof c->peer);
+  }
   if (s->limits.max_connections && s->nconns >= s->limits.max_connections) {
     http_conn_reject(c, 503, "too many connections");
     return;

@@ -179,6 +179,26 @@ def test_cookie_sign_in_and_csrf():
         assert d.stop() == 0
 
 
+def test_failed_sign_ins_lock_the_address():
+    # Direct connections: the TCP peer is the address the limit keys on.
+    with Daemon(config(extra="auth:\n  max_failures_addr: 3\n")) as d:
+        st, _, body = call(d, "POST", "/api/users",
+                           {"email": "carol@test",
+                            "password": "carol-password-1", "role": "user"})
+        assert st == 201, (st, body)
+        for i in range(3):  # three different accounts, one address
+            st, _, body = call(d, "POST", "/api/auth/login",
+                               {"email": "nobody%d@test" % i,
+                                "password": "wrong-password-x"}, auth=False)
+            err_json(st, body, 401)
+        # Now even the right password is refused from this address.
+        st, _, body = call(d, "POST", "/api/auth/login",
+                           {"email": "carol@test",
+                            "password": "carol-password-1"}, auth=False)
+        err_json(st, body, 429)
+        assert d.stop() == 0
+
+
 def test_plugin_sees_the_caller():
     """req_user: the csv-analysis plugin records who uploaded a dataset."""
     with Daemon(config()) as d:
@@ -292,5 +312,6 @@ def test_bootstrap_admin_prints_password_once():
 if __name__ == "__main__":
     run([test_api_needs_credentials, test_public_routes_stay_public,
          test_token_scopes_and_revocation, test_cookie_sign_in_and_csrf,
+         test_failed_sign_ins_lock_the_address,
          test_plugin_sees_the_caller, test_admin_create_prints_password_once,
          test_bootstrap_admin_prints_password_once])
