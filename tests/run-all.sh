@@ -35,7 +35,7 @@ echo "== fuzzers (${FUZZ_SECONDS}s each)"
 fuzz_pass=0 fuzz_fail=0
 if CC=clang setup build-fuzz -Dfuzz=true && ninja -C build-fuzz; then
   for f in build-fuzz/tests/fuzz/*/fuzz_*; do
-    [ -x "$f" ] || continue
+    [ -f "$f" ] && [ -x "$f" ] || continue
     name=$(basename "$f")
     corpus=$ROOT/tests/fuzz/$(basename "$(dirname "$f")")/corpus
     work=$(mktemp -d)
