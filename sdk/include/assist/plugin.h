@@ -393,6 +393,8 @@ typedef struct assist_host_api {
    * Finishes a run, exactly once per handler call: outcome
    * ASSIST_JOB_OK, ASSIST_JOB_FAIL (retry with backoff, error copied) or
    * ASSIST_JOB_RETRY_AFTER (run again after retry_after_s; not a failure).
+   * Answer transient errors (storage or a provider unavailable) with
+   * RETRY_AFTER: FAIL counts towards max_attempts and the dead letter.
    * The job handle is invalid afterwards.
    */
   int (*job_complete)(assist_job_t *job, int outcome, int retry_after_s,
