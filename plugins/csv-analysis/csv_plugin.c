@@ -219,10 +219,10 @@ static const char *err_text(int rc) {
   }
 }
 
-static int respond_buf(csvp_t *p, assist_request_t *req, int status,
-                       csvp_buf *b, const char *location) {
+static int respond_buf(csvp_t *p, assist_request_t *req, int status, csv_buf *b,
+                       const char *location) {
   if (b->oom) {
-    csvp_buf_free(b);
+    csv_buf_free(b);
     static const char oom[] =
         "{\"error\":{\"status\":500,\"message\":\"out of memory\"}}";
     return p->host->respond(req, 500, "application/json", oom, sizeof oom - 1);
@@ -230,16 +230,16 @@ static int respond_buf(csvp_t *p, assist_request_t *req, int status,
   assist_header_t h[2] = {{"Content-Type", "application/json"},
                           {"Location", location}};
   int rc = p->host->respond_ex(req, status, h, location ? 2 : 1, b->p, b->len);
-  csvp_buf_free(b);
+  csv_buf_free(b);
   return rc;
 }
 
 static int respond_error(csvp_t *p, assist_request_t *req, int status,
                          const char *msg) {
-  csvp_buf b = {0};
-  csvp_buf_printf(&b, "{\"error\":{\"status\":%d,\"message\":", status);
+  csv_buf b = {0};
+  csv_buf_printf(&b, "{\"error\":{\"status\":%d,\"message\":", status);
   csvp_buf_str(&b, msg);
-  csvp_buf_puts(&b, "}}");
+  csv_buf_puts(&b, "}}");
   return respond_buf(p, req, status, &b, NULL);
 }
 
@@ -357,39 +357,39 @@ static uint64_t an_rows(const an_t *a) {
   return a->run ? atomic_load(&a->run->progress.rows) : a->rows;
 }
 
-static void put_opt_str(csvp_buf *b, const char *key, const char *v) {
-  csvp_buf_printf(b, ",\"%s\":", key);
+static void put_opt_str(csv_buf *b, const char *key, const char *v) {
+  csv_buf_printf(b, ",\"%s\":", key);
   csvp_buf_str(b, v && *v ? v : NULL);
 }
 
 /* The kv record: flat, read back by an_parse. */
-static void an_record(const an_t *a, csvp_buf *b) {
-  csvp_buf_printf(b, "{\"id\":\"%s\",\"dataset\":\"%s\"", a->id, a->dataset);
+static void an_record(const an_t *a, csv_buf *b) {
+  csv_buf_printf(b, "{\"id\":\"%s\",\"dataset\":\"%s\"", a->id, a->dataset);
   put_opt_str(b, "dataset_name", a->dataset_name);
   put_opt_str(b, "owner", a->owner);
-  csvp_buf_printf(b, ",\"job\":%lld,\"state\":\"%s\"", (long long)a->job,
-                  state_names[a->state]);
+  csv_buf_printf(b, ",\"job\":%lld,\"state\":\"%s\"", (long long)a->job,
+                 state_names[a->state]);
   put_opt_str(b, "created_at", a->created_at);
   put_opt_str(b, "started_at", a->started_at);
   put_opt_str(b, "finished_at", a->finished_at);
-  csvp_buf_printf(b,
-                  ",\"bytes_total\":%llu,\"bytes_done\":%llu,\"rows\":%llu,"
-                  "\"seconds\":%.3f,\"attempts\":%d",
-                  (unsigned long long)a->bytes_total,
-                  (unsigned long long)an_bytes_done(a),
-                  (unsigned long long)an_rows(a), a->seconds, a->attempts);
+  csv_buf_printf(b,
+                 ",\"bytes_total\":%llu,\"bytes_done\":%llu,\"rows\":%llu,"
+                 "\"seconds\":%.3f,\"attempts\":%d",
+                 (unsigned long long)a->bytes_total,
+                 (unsigned long long)an_bytes_done(a),
+                 (unsigned long long)an_rows(a), a->seconds, a->attempts);
   put_opt_str(b, "error", a->error);
-  csvp_buf_puts(b, "}");
+  csv_buf_puts(b, "}");
 }
 
 /* What the API shows. */
-static void an_render(const an_t *a, csvp_buf *b) {
+static void an_render(const an_t *a, csv_buf *b) {
   uint64_t done = an_bytes_done(a);
-  csvp_buf_printf(b, "{\"id\":\"%s\",\"dataset\":\"%s\"", a->id, a->dataset);
+  csv_buf_printf(b, "{\"id\":\"%s\",\"dataset\":\"%s\"", a->id, a->dataset);
   put_opt_str(b, "dataset_name", a->dataset_name);
   put_opt_str(b, "owner", a->owner);
-  csvp_buf_printf(b, ",\"job\":%lld,\"state\":\"%s\"", (long long)a->job,
-                  state_names[a->state]);
+  csv_buf_printf(b, ",\"job\":%lld,\"state\":\"%s\"", (long long)a->job,
+                 state_names[a->state]);
   put_opt_str(b, "created_at", a->created_at);
   put_opt_str(b, "started_at", a->started_at);
   put_opt_str(b, "finished_at", a->finished_at);
@@ -397,28 +397,28 @@ static void an_render(const an_t *a, csvp_buf *b) {
                 : a->bytes_total    ? (double)done / (double)a->bytes_total
                                     : 0.0;
   if (frac > 1.0) frac = 1.0;
-  csvp_buf_printf(b,
-                  ",\"progress\":{\"bytes_done\":%llu,\"bytes_total\":%llu,"
-                  "\"rows\":%llu,\"fraction\":%.4f}",
-                  (unsigned long long)done, (unsigned long long)a->bytes_total,
-                  (unsigned long long)an_rows(a), frac);
+  csv_buf_printf(b,
+                 ",\"progress\":{\"bytes_done\":%llu,\"bytes_total\":%llu,"
+                 "\"rows\":%llu,\"fraction\":%.4f}",
+                 (unsigned long long)done, (unsigned long long)a->bytes_total,
+                 (unsigned long long)an_rows(a), frac);
   if (a->state >= AN_DONE)
-    csvp_buf_printf(b, ",\"seconds\":%.3f", a->seconds);
+    csv_buf_printf(b, ",\"seconds\":%.3f", a->seconds);
   else
-    csvp_buf_puts(b, ",\"seconds\":null");
+    csv_buf_puts(b, ",\"seconds\":null");
   put_opt_str(b, "error", a->error);
-  csvp_buf_printf(b,
-                  ",\"links\":{\"self\":\"/api/analyses/%s\",\"dataset\":"
-                  "\"/api/datasets/%s\"",
-                  a->id, a->dataset);
+  csv_buf_printf(b,
+                 ",\"links\":{\"self\":\"/api/analyses/%s\",\"dataset\":"
+                 "\"/api/datasets/%s\"",
+                 a->id, a->dataset);
   if (a->state < AN_DONE)
-    csvp_buf_printf(b, ",\"cancel\":\"/api/analyses/%s/cancel\"", a->id);
+    csv_buf_printf(b, ",\"cancel\":\"/api/analyses/%s/cancel\"", a->id);
   if (a->state == AN_DONE)
-    csvp_buf_printf(b,
-                    ",\"report_json\":\"/api/analyses/%s/report.json\","
-                    "\"report_html\":\"/api/analyses/%s/report.html\"",
-                    a->id, a->id);
-  csvp_buf_puts(b, "}}");
+    csv_buf_printf(b,
+                   ",\"report_json\":\"/api/analyses/%s/report.json\","
+                   "\"report_html\":\"/api/analyses/%s/report.html\"",
+                   a->id, a->id);
+  csv_buf_puts(b, "}}");
 }
 
 static void copy_field(const char *json, size_t len, const char *key,
@@ -495,7 +495,7 @@ static void an_saved_logged(void *ud, int status) {
 
 /* Writes the record; cb (may be NULL) runs after the write. */
 static void an_save(csvp_t *p, an_t *a, void (*cb)(void *, int), void *ud) {
-  csvp_buf b = {0};
+  csv_buf b = {0};
   an_record(a, &b);
   char key[32];
   snprintf(key, sizeof key, "analysis:%s", a->id);
@@ -516,7 +516,7 @@ static void an_save(csvp_t *p, an_t *a, void (*cb)(void *, int), void *ud) {
       }
     }
   }
-  csvp_buf_free(&b);
+  csv_buf_free(&b);
   if (rc != ASSIST_OK) {
     p->host->log(p->inst, ASSIST_LOG_ERROR, "cannot store analysis %s: %s",
                  a->id, p->host->strerror(rc));
@@ -714,17 +714,17 @@ static void import_work(void *ud) {
     ingest_fail(g, rc, status_of_io(rc), "cannot copy the file");
 }
 
-static void dataset_record(const ingest_t *g, csvp_buf *b) {
-  csvp_buf_printf(b, "{\"id\":\"%s\",\"name\":", g->id);
+static void dataset_record(const ingest_t *g, csv_buf *b) {
+  csv_buf_printf(b, "{\"id\":\"%s\",\"name\":", g->id);
   csvp_buf_str(b, g->name);
-  csvp_buf_printf(b, ",\"size\":%llu,\"sha256\":\"%s\",\"owner\":",
-                  (unsigned long long)g->size, g->sha);
+  csv_buf_printf(b, ",\"size\":%llu,\"sha256\":\"%s\",\"owner\":",
+                 (unsigned long long)g->size, g->sha);
   csvp_buf_str(b, g->owner);
-  csvp_buf_printf(b,
-                  ",\"created_at\":\"%s\",\"source\":\"%s\",\"links\":{"
-                  "\"self\":\"/api/datasets/%s\",\"analyses\":"
-                  "\"/api/datasets/%s/analyses\"}}",
-                  g->created_at, g->source, g->id, g->id);
+  csv_buf_printf(b,
+                 ",\"created_at\":\"%s\",\"source\":\"%s\",\"links\":{"
+                 "\"self\":\"/api/datasets/%s\",\"analyses\":"
+                 "\"/api/datasets/%s/analyses\"}}",
+                 g->created_at, g->source, g->id, g->id);
 }
 
 static void unlink_work(void *ud) {
@@ -758,7 +758,7 @@ static void ingest_stored(void *ud, int status) {
   if (p->m_uploads) p->host->metric_add(p->m_uploads, NULL, 1);
   if (p->m_upload_bytes)
     p->host->metric_add(p->m_upload_bytes, NULL, (double)g->size);
-  csvp_buf b = {0};
+  csv_buf b = {0};
   dataset_record(g, &b);
   char loc[64];
   snprintf(loc, sizeof loc, "/api/datasets/%s", g->id);
@@ -780,13 +780,13 @@ static void ingest_done(void *ud, int status) {
     return;
   }
   iso_now(g->created_at);
-  csvp_buf b = {0};
+  csv_buf b = {0};
   dataset_record(g, &b);
   char key[32];
   snprintf(key, sizeof key, "dataset:%s", g->id);
   int rc = b.oom ? ASSIST_ENOMEM
                  : p->host->kv_put(p->inst, key, b.p, b.len, ingest_stored, g);
-  csvp_buf_free(&b);
+  csv_buf_free(&b);
   if (rc != ASSIST_OK) ingest_stored(g, rc);
 }
 
@@ -955,15 +955,15 @@ static void datasets_listed(void *ud, int status, size_t n,
   if (status != ASSIST_OK) {
     respond_error(r->p, r->req, 500, "cannot list datasets");
   } else {
-    csvp_buf b = {0};
-    csvp_buf_puts(&b, "{\"datasets\":[");
+    csv_buf b = {0};
+    csv_buf_puts(&b, "{\"datasets\":[");
     size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
       if (!dataset_visible(r->p, r->req, values[i], lens[i])) continue;
-      if (shown++) csvp_buf_puts(&b, ",");
-      csvp_buf_put(&b, values[i], lens[i]);
+      if (shown++) csv_buf_puts(&b, ",");
+      csv_buf_put(&b, values[i], lens[i]);
     }
-    csvp_buf_puts(&b, "]}");
+    csv_buf_puts(&b, "]}");
     respond_buf(r->p, r->req, 200, &b, NULL);
   }
   rq_free(r);
@@ -1137,7 +1137,7 @@ typedef struct start_ctx {
 } start_ctx_t;
 
 static void start_respond(start_ctx_t *s, int status) {
-  csvp_buf b = {0};
+  csv_buf b = {0};
   an_render(s->a, &b);
   char loc[64];
   snprintf(loc, sizeof loc, "/api/analyses/%s", s->a->id);
@@ -1258,8 +1258,8 @@ static void analyses_listed(void *ud, int status, size_t n,
     rq_free(r);
     return;
   }
-  csvp_buf b = {0};
-  csvp_buf_puts(&b, "{\"analyses\":[");
+  csv_buf b = {0};
+  csv_buf_puts(&b, "{\"analyses\":[");
   size_t shown = 0;
   for (size_t i = 0; i < n; i++) {
     an_t *a = an_parse(values[i], lens[i]);
@@ -1268,12 +1268,12 @@ static void analyses_listed(void *ud, int status, size_t n,
     const an_t *show = mem ? mem : a;
     if (owner_visible(p, r->req, show->owner) &&
         (!r->filter || strcmp(show->dataset, r->filter) == 0)) {
-      if (shown++) csvp_buf_puts(&b, ",");
+      if (shown++) csv_buf_puts(&b, ",");
       an_render(show, &b);
     }
     an_unref(a);
   }
-  csvp_buf_puts(&b, "]}");
+  csv_buf_puts(&b, "]}");
   respond_buf(p, r->req, 200, &b, NULL);
   rq_free(r);
 }
@@ -1311,7 +1311,7 @@ static void analysis_shown(csvp_t *p, an_t *a, int status, void *ud) {
   } else if (status != ASSIST_OK) {
     respond_error(p, req, 500, "cannot read the analysis record");
   } else {
-    csvp_buf b = {0};
+    csv_buf b = {0};
     an_render(a, &b);
     respond_buf(p, req, 200, &b, NULL);
   }
@@ -1376,7 +1376,7 @@ static void cancel_found(csvp_t *p, an_t *a, int status, void *ud) {
     if (p->m_analyses)
       p->host->metric_add(p->m_analyses, "state=\"cancelled\"", 1);
   }
-  csvp_buf b = {0};
+  csv_buf b = {0};
   an_render(a, &b);
   respond_buf(p, req, 202, &b, NULL);
 }

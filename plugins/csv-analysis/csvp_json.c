@@ -13,53 +13,6 @@
 
 #define MAX_DEPTH 32
 
-static int grow(csvp_buf *b, size_t n) {
-  if (b->oom) return -1;
-  if (b->len + n + 1 <= b->cap) return 0;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap < b->len + n + 1) cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) {
-    b->oom = 1;
-    return -1;
-  }
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
-
-void csvp_buf_put(csvp_buf *b, const void *p, size_t n) {
-  if (grow(b, n)) return;
-  memcpy(b->p + b->len, p, n);
-  b->len += n;
-  b->p[b->len] = 0;
-}
-
-void csvp_buf_puts(csvp_buf *b, const char *s) {
-  csvp_buf_put(b, s, strlen(s));
-}
-
-void csvp_buf_printf(csvp_buf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  char tmp[256];
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    b->oom = 1;
-    return;
-  }
-  if ((size_t)n < sizeof tmp) {
-    csvp_buf_put(b, tmp, (size_t)n);
-    return;
-  }
-  if (grow(b, (size_t)n)) return;
-  va_start(ap, fmt);
-  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-}
-
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t n) {
   unsigned c = p[0];
@@ -88,20 +41,20 @@ static size_t utf8_len(const unsigned char *p, size_t n) {
   return l;
 }
 
-void csvp_buf_str(csvp_buf *b, const char *s) {
+void csvp_buf_str(csv_buf *b, const char *s) {
   if (!s) {
-    csvp_buf_puts(b, "null");
+    csv_buf_puts(b, "null");
     return;
   }
   const unsigned char *p = (const unsigned char *)s;
   size_t n = strlen(s);
-  csvp_buf_put(b, "\"", 1);
+  csv_buf_put(b, "\"", 1);
   size_t i = 0;
   while (i < n) {
     unsigned c = p[i];
     if (c == '"' || c == '\\') {
       char e[2] = {'\\', (char)c};
-      csvp_buf_put(b, e, 2);
+      csv_buf_put(b, e, 2);
       i++;
     } else if (c < 0x20 || c == 0x7F) {
       const char *esc = c == '\n'   ? "\\n"
@@ -109,29 +62,22 @@ void csvp_buf_str(csvp_buf *b, const char *s) {
                         : c == '\t' ? "\\t"
                                     : NULL;
       if (esc)
-        csvp_buf_puts(b, esc);
+        csv_buf_puts(b, esc);
       else
-        csvp_buf_printf(b, "\\u%04x", c);
+        csv_buf_printf(b, "\\u%04x", c);
       i++;
     } else {
       size_t l = utf8_len(p + i, n - i);
       if (l == 0) {
-        csvp_buf_puts(b, "\xEF\xBF\xBD");
+        csv_buf_puts(b, "\xEF\xBF\xBD");
         i++;
       } else {
-        csvp_buf_put(b, p + i, l);
+        csv_buf_put(b, p + i, l);
         i += l;
       }
     }
   }
-  csvp_buf_put(b, "\"", 1);
-}
-
-void csvp_buf_free(csvp_buf *b) {
-  free(b->p);
-  b->p = NULL;
-  b->len = b->cap = 0;
-  b->oom = 0;
+  csv_buf_put(b, "\"", 1);
 }
 
 /* ---------------- parser ---------------- */
@@ -164,7 +110,7 @@ static int hex4(const char *p, unsigned *out) {
   return 0;
 }
 
-static void put_cp(csvp_buf *b, unsigned cp) {
+static void put_cp(csv_buf *b, unsigned cp) {
   char u[4];
   size_t n;
   if (cp < 0x80) {
@@ -186,18 +132,18 @@ static void put_cp(csvp_buf *b, unsigned cp) {
     u[3] = (char)(0x80 | (cp & 0x3F));
     n = 4;
   }
-  csvp_buf_put(b, u, n);
+  csv_buf_put(b, u, n);
 }
 
 /* A string at c->p (on '"'); unescaped into out when out is not NULL. */
-static int string(cur *c, csvp_buf *out) {
+static int string(cur *c, csv_buf *out) {
   if (c->p >= c->end || *c->p != '"') return -EINVAL;
   c->p++;
   while (c->p < c->end) {
     unsigned char ch = (unsigned char)*c->p;
     if (ch == '"') {
       c->p++;
-      if (out) csvp_buf_put(out, "", 0); /* NUL-terminate even if empty */
+      if (out) csv_buf_put(out, "", 0); /* NUL-terminate even if empty */
       return out && out->oom ? -ENOMEM : 0;
     }
     if (ch < 0x20) return -EINVAL;
@@ -206,7 +152,7 @@ static int string(cur *c, csvp_buf *out) {
       while (c->p < c->end && *c->p != '"' && *c->p != '\\' &&
              (unsigned char)*c->p >= 0x20)
         c->p++;
-      if (out) csvp_buf_put(out, s, (size_t)(c->p - s));
+      if (out) csv_buf_put(out, s, (size_t)(c->p - s));
       continue;
     }
     if (c->end - c->p < 2) return -EINVAL;
@@ -215,7 +161,7 @@ static int string(cur *c, csvp_buf *out) {
     const char *simple = strchr("\"\\/bfnrt", e);
     if (e && simple) {
       static const char map[] = "\"\\/\b\f\n\r\t";
-      if (out) csvp_buf_put(out, &map[simple - "\"\\/bfnrt"], 1);
+      if (out) csv_buf_put(out, &map[simple - "\"\\/bfnrt"], 1);
       continue;
     }
     if (e != 'u' || c->end - c->p < 4) return -EINVAL;
@@ -344,14 +290,14 @@ static int member(const char *json, size_t len, const char *key, int want,
   }
   for (;;) {
     ws(&c);
-    csvp_buf k = {0};
+    csv_buf k = {0};
     int rc = string(&c, &k);
     if (rc) {
-      csvp_buf_free(&k);
+      csv_buf_free(&k);
       return rc;
     }
     int match = found == -ENOENT && strcmp(k.p ? k.p : "", key) == 0;
-    csvp_buf_free(&k);
+    csv_buf_free(&k);
     ws(&c);
     if (c.p >= c.end || *c.p != ':') return -EINVAL;
     c.p++;
@@ -359,10 +305,10 @@ static int member(const char *json, size_t len, const char *key, int want,
     if (match && c.p < c.end && *c.p == 'n') {
       if (literal(&c, "null")) return -EINVAL;
     } else if (match && want == WANT_STRING) {
-      csvp_buf v = {0};
+      csv_buf v = {0};
       rc = string(&c, &v);
       if (rc) {
-        csvp_buf_free(&v);
+        csv_buf_free(&v);
         return rc;
       }
       if (*sout) free(*sout);

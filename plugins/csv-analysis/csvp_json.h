@@ -7,23 +7,14 @@
 #ifndef CSVP_JSON_H
 #define CSVP_JSON_H
 
+#include "csv_internal.h" /* csv_buf: the engine's growable buffer */
+
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct csvp_buf {
-  char *p; /* NUL-terminated when not NULL */
-  size_t len, cap;
-  int oom; /* sticky: an allocation failed */
-} csvp_buf;
-
-void csvp_buf_put(csvp_buf *b, const void *p, size_t n);
-void csvp_buf_puts(csvp_buf *b, const char *s);
-void csvp_buf_printf(csvp_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /** A JSON string literal (quotes included). Invalid UTF-8 bytes become
  * U+FFFD, control characters are escaped; NULL writes null. */
-void csvp_buf_str(csvp_buf *b, const char *s);
-void csvp_buf_free(csvp_buf *b);
+void csvp_buf_str(csv_buf *b, const char *s);
 
 /**
  * Finds member `key` of the top-level object in json[0..len). String

@@ -159,25 +159,25 @@ static void t_json_hostile(void **state) {
 
 static void t_json_output(void **state) {
   (void)state;
-  csvp_buf b = {0};
+  csv_buf b = {0};
   csvp_buf_str(&b, "a\"b\\c\n\x01 \xC3\xA9 \xFF end");
   assert_false(b.oom);
   assert_string_equal(b.p,
                       "\"a\\\"b\\\\c\\n\\u0001 \xC3\xA9 \xEF\xBF\xBD end\"");
   /* What it writes, it reads back. */
-  csvp_buf obj = {0};
-  csvp_buf_puts(&obj, "{\"k\":");
-  csvp_buf_put(&obj, b.p, b.len);
-  csvp_buf_puts(&obj, "}");
+  csv_buf obj = {0};
+  csv_buf_puts(&obj, "{\"k\":");
+  csv_buf_put(&obj, b.p, b.len);
+  csv_buf_puts(&obj, "}");
   char *s = NULL;
   assert_int_equal(csvp_json_string(obj.p, obj.len, "k", &s), 0);
   assert_string_equal(s, "a\"b\\c\n\x01 \xC3\xA9 \xEF\xBF\xBD end");
   free(s);
-  csvp_buf_free(&obj);
-  csvp_buf_free(&b);
-  csvp_buf_printf(&b, "%0300d", 7);
+  csv_buf_free(&obj);
+  csv_buf_free(&b);
+  csv_buf_printf(&b, "%0300d", 7);
   assert_int_equal(b.len, 300);
-  csvp_buf_free(&b);
+  csv_buf_free(&b);
 }
 
 static void t_fs(void **state) {
