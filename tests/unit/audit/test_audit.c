@@ -7,7 +7,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_sqlite.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "secrets/secrets.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 #include <sodium.h>
 #include <sqlite3.h>

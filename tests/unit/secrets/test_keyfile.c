@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "secrets/secrets.h"
-#include "testutil.h"
+#include "../testutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>

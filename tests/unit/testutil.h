@@ -1,6 +1,6 @@
-/* testutil.h: temporary directories and file bytes for the secrets tests. */
-#ifndef SECRETS_TESTUTIL_H
-#define SECRETS_TESTUTIL_H
+/* testutil.h: temporary directories and file bytes, shared by unit tests. */
+#ifndef ASSIST_TESTUTIL_H
+#define ASSIST_TESTUTIL_H
 
 #include <ftw.h>
 #include <stdio.h>
