@@ -105,7 +105,7 @@ def test_builtin_endpoints():
         st, _, body = d.request("GET", "/ready")
         assert st == 200, body
         p = d.get_json("/api/plugins")
-        assert p["abi"] == "1.1"
+        assert p["abi"] == "1.2"
         (inst,) = p["instances"]
         assert inst["name"] == "greeter" and inst["plugin"] == "hello"
         assert inst["state"] == "running" and inst["version"] == "1.0.0"

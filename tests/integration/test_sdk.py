@@ -44,7 +44,7 @@ def test_out_of_tree_example_plugin():
         assert st == 200, body
         assert json.loads(body)["greeting"] == "built out of tree, ada"
         inst = d.get_json("/api/plugins")["instances"][0]
-        assert inst["path"] == so and inst["abi"] == "1.1"
+        assert inst["path"] == so and inst["abi"] == "1.2"
         assert d.stop() == 0
 
 

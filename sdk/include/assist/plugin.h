@@ -51,7 +51,7 @@ extern "C" {
 #endif
 
 #define ASSIST_ABI_MAJOR 1
-#define ASSIST_ABI_MINOR 1
+#define ASSIST_ABI_MINOR 2
 #define ASSIST_ABI_VERSION_HEX ((ASSIST_ABI_MAJOR << 16) | ASSIST_ABI_MINOR)
 
 /** "ASPL" read as a little-endian 32-bit word. */
@@ -92,6 +92,9 @@ enum {
    * password changed, expired grant): the person must connect again;
    * asking again does not help. */
   ASSIST_EREAUTH = -128,
+  /** ABI 1.2: a non-idempotent request (an e-mail send, a call) may or may
+   * not have been carried out: reconcile, never resend blindly. */
+  ASSIST_EAMBIGUOUS = -129,
   /** Returned by a route handler that will respond later. */
   ASSIST_ASYNC = -4096,
 };
@@ -114,6 +117,12 @@ typedef struct assist_job assist_job_t;
 struct assist_job_kind; /* below */
 struct assist_job_spec; /* below */
 struct assist_audit_record; /* below */
+struct assist_http_request;  /* below, ABI 1.2 */
+struct assist_http_response; /* below, ABI 1.2 */
+struct assist_cal_event;     /* below, ABI 1.2 */
+struct assist_provider;      /* below, ABI 1.2 */
+struct assist_delivery_event; /* below, ABI 1.2 */
+struct assist_oauth_conn;    /* below, ABI 1.2 */
 
 /* ------------------------------------------------------------------ */
 /* Options: declared once, validated and typed by the host.            */
@@ -455,7 +464,258 @@ typedef struct assist_host_api {
                      void (*cb)(void *ud, int status, const char *token,
                                 int64_t expires_at_ms),
                      void *ud);
+
+  /* ================= ABI 1.2 ================= */
+
+  /* -- Outbound HTTP through the host's client (libcurl multi on the
+   * loop): TLS verification always on, per-host concurrency limits,
+   * retries of idempotent requests honouring Retry-After, never a blind
+   * retry of a non-idempotent one. Asynchronous: cb runs on the loop
+   * thread exactly once, unless the call returned an error; the response
+   * is borrowed for the callback. Requests still running when the
+   * instance goes away are cancelled (cb gets ASSIST_ECANCELED). -- */
+  /** req: borrowed, everything copied. id (may be NULL): for http_cancel.
+   * ASSIST_EINVAL for a malformed request (URL not http/https, bad header).
+   */
+  int (*http_request)(assist_instance_t *inst,
+                      const struct assist_http_request *req,
+                      void (*cb)(void *ud,
+                                 const struct assist_http_response *resp),
+                      void *ud, uint64_t *id);
+  /** The request completes later with ASSIST_ECANCELED. ASSIST_ENOENT if
+   * it already completed. */
+  int (*http_cancel)(assist_instance_t *inst, uint64_t id);
+
+  /* -- Providers: what a plugin offers the assistant (core/assistant).
+   * During init() only; released with the instance. p: borrowed, strings
+   * copied. ASSIST_EEXIST: the instance already registered that kind. -- */
+  int (*provider_register)(assist_instance_t *inst,
+                           const struct assist_provider *p);
+
+  /* -- Calendar sources hand the assistant normalized events. Events are
+   * keyed by (user_id, source, external_id); source is the instance name
+   * plus ":" plus the plugin's calendar key (the host prefixes the
+   * instance name, so the plugin passes only its key, e.g. "primary").
+   * Asynchronous; cb (may be NULL) runs on the loop once the events are
+   * durable and re-planned (status ASSIST_OK, or an error: nothing of the
+   * batch was stored). -- */
+  /** Inserts or updates n events (borrowed, copied) in one transaction.
+   * An event whose etag and content are unchanged is left alone; a
+   * changed one is re-planned; status "cancelled" removes its plan.
+   * sync_id stamps every event of the batch (see calendar_prune). */
+  int (*calendar_put)(assist_instance_t *inst,
+                      const struct assist_cal_event *events, size_t n,
+                      int64_t sync_id, void (*cb)(void *ud, int status),
+                      void *ud);
+  /** After a full sync stamped every current event with sync_id: removes
+   * (as cancelled, with their plans) the events of (user_id, source) whose
+   * sync_id differs. removed: how many. The person: user_id, or when 0
+   * the account with e-mail user_email. */
+  int (*calendar_prune)(assist_instance_t *inst, int64_t user_id,
+                        const char *user_email, const char *source,
+                        int64_t sync_id,
+                        void (*cb)(void *ud, int status, int64_t removed),
+                        void *ud);
+
+  /* -- Notifiers report what happened to a delivery (webhooks). ev:
+   * borrowed, copied. Duplicates (same provider_event_id) are ignored;
+   * out-of-order events never move a delivery backwards (delivered does
+   * not become sent). cb (may be NULL): status ASSIST_OK, ASSIST_ENOENT
+   * (no such delivery) or an error. -- */
+  int (*delivery_event)(assist_instance_t *inst,
+                        const struct assist_delivery_event *ev,
+                        void (*cb)(void *ud, int status), void *ud);
+
+  /** The value of response header name (case-insensitive), or NULL.
+   * Borrowed like the response. */
+  const char *(*http_header)(const struct assist_http_response *resp,
+                             const char *name);
+
+  /** The active OAuth connections at provider (a configured provider
+   * name, e.g. "google"), for a plugin that syncs every linked account.
+   * conns: borrowed for the callback. ASSIST_ENOTSUP without OAuth. */
+  int (*oauth_connections)(assist_instance_t *inst, const char *provider,
+                           void (*cb)(void *ud, int status, size_t n,
+                                      const struct assist_oauth_conn *conns),
+                           void *ud);
 } assist_host_api_t;
+
+/** One linked account (ABI 1.2), for oauth_connections(). */
+typedef struct assist_oauth_conn {
+  int64_t connection_id; /**< for oauth_token() */
+  int64_t user_id;       /**< the person who linked it */
+  const char *email;     /**< the account's address at the provider */
+  const char *state;     /**< "active" or "needs_reauth" */
+} assist_oauth_conn_t;
+
+/* ------------------------------------------------------------------ */
+/* ABI 1.2: outbound HTTP.                                             */
+
+enum {
+  /** Retry like an idempotent request (the operation is safe to repeat). */
+  ASSIST_HTTP_IDEMPOTENT = 1u << 0,
+  /** Never retry. */
+  ASSIST_HTTP_NO_RETRY = 1u << 1,
+  /** Follow up to 5 redirects (http/https only). */
+  ASSIST_HTTP_FOLLOW_REDIRECTS = 1u << 2,
+};
+
+/** A request; every pointer borrowed and copied by http_request(). */
+typedef struct assist_http_request {
+  size_t struct_size;    /**< sizeof(assist_http_request_t) */
+  const char *method;    /**< "GET", "POST"...; NULL: GET, or POST with a body */
+  const char *url;       /**< absolute http:// or https:// URL */
+  const assist_header_t *headers; /**< request headers, or NULL */
+  size_t nheaders;
+  const void *body;      /**< NULL: none */
+  size_t body_len;
+  uint32_t timeout_ms;   /**< per attempt; 0: 30 s */
+  uint64_t max_response_bytes; /**< 0: 16 MiB */
+  uint32_t flags;        /**< ASSIST_HTTP_* */
+} assist_http_request_t;
+
+/** A response (host; borrowed for the callback). */
+typedef struct assist_http_response {
+  size_t struct_size;
+  /** ASSIST_OK: an HTTP status arrived (any status, see status);
+   * ASSIST_ETIMEDOUT; ASSIST_EIO (DNS, connect, TLS, transfer);
+   * ASSIST_ERANGE (body over max_response_bytes); ASSIST_ECANCELED;
+   * ASSIST_EAMBIGUOUS (non-idempotent request that may have been
+   * processed: reconcile, never resend blindly). */
+  int result;
+  int status;            /**< HTTP status, 0 when none arrived */
+  const char *body;      /**< NUL-terminated (not counted), never NULL */
+  size_t body_len;
+  const assist_header_t *headers; /**< in order as received */
+  size_t nheaders;
+  /** For ASSIST_OK with 429/503: seconds the server asked to wait
+   * (Retry-After), else 0. */
+  int retry_after_s;
+  const char *error;     /**< what went wrong, for logs; "" when none */
+} assist_http_response_t;
+
+/* ------------------------------------------------------------------ */
+/* ABI 1.2: calendar events, providers, deliveries.                    */
+
+/** One attendee of an event. */
+typedef struct assist_cal_attendee {
+  const char *email;
+  const char *name;     /**< may be NULL */
+  /** "needsAction", "accepted", "declined" or "tentative". */
+  const char *status;
+  int self;             /**< 1: this is the person the calendar belongs to */
+} assist_cal_attendee_t;
+
+/** A normalized calendar event (one instance of a recurring series). */
+typedef struct assist_cal_event {
+  size_t struct_size;   /**< sizeof(assist_cal_event_t) */
+  int64_t user_id;      /**< the person whose calendar this is, or 0 ... */
+  const char *user_email; /**< ... and the e-mail of an existing account */
+  const char *source;   /**< the plugin's calendar key, e.g. "primary" */
+  /** Unique within the source; for an instance of a recurring series,
+   * the series id plus the instance's original start (Google's instance
+   * id, or "<UID>/<RECURRENCE-ID as UTC>" for ICS). */
+  const char *external_id;
+  const char *etag;     /**< provider version; NULL: "" */
+  const char *ical_uid; /**< iCalendar UID (series UID for instances) */
+  const char *summary, *description, *location; /**< NULL: "" */
+  int64_t start_ms;     /**< UTC ms; all-day: local midnight in tz */
+  int64_t end_ms;
+  const char *tz;       /**< IANA zone of the event; NULL: "UTC" */
+  int all_day;          /**< 1: a date, not a time */
+  const char *start_date; /**< all-day: "YYYY-MM-DD"; else NULL */
+  const char *organizer;  /**< e-mail or NULL */
+  const assist_cal_attendee_t *attendees;
+  size_t nattendees;
+  /** "confirmed", "tentative" or "cancelled" (NULL: "confirmed"). */
+  const char *status;
+  int sequence;         /**< iCalendar SEQUENCE */
+} assist_cal_event_t;
+
+typedef enum {
+  /** A calendar source that can write an RSVP back to the provider. */
+  ASSIST_PROVIDER_CALENDAR = 1,
+  /** A notifier: delivers messages on a channel ("email", "call"). */
+  ASSIST_PROVIDER_NOTIFIER = 2,
+} assist_provider_kind_t;
+
+/** The answer of a person to an invitation, for rsvp(). */
+typedef struct assist_rsvp {
+  size_t struct_size;
+  int64_t user_id;
+  const char *source;       /**< the plugin's calendar key */
+  const char *external_id;
+  const char *attendee_email;
+  const char *response;     /**< "accepted", "declined" or "tentative" */
+} assist_rsvp_t;
+
+/** One message to deliver (host; borrowed for the send() call: copy
+ * what is kept). Rendered by the host: the plugin only transports it. */
+typedef struct assist_message {
+  size_t struct_size;
+  int64_t delivery_id;      /**< unique; put it in provider metadata
+                                 (custom args) and dedupe on it */
+  const char *channel;      /**< "email" or "call" */
+  const char *to;           /**< e-mail address or E.164 phone number */
+  const char *to_name;      /**< may be "" */
+  const char *from;         /**< sender address ("" for calls) */
+  const char *from_name;
+  const char *subject;
+  const char *text;         /**< text/plain body; the call script for calls */
+  const char *html;         /**< text/html body; may be "" */
+  /** An iCalendar object (CRLF lines) or "". Its METHOD (ics_method,
+   * e.g. "REQUEST") must be repeated as the MIME method parameter. */
+  const char *ics;
+  const char *ics_method;
+  const char *idempotency_key; /**< stable across retries of this delivery */
+  int attempt;              /**< 1 for the first */
+} assist_message_t;
+
+/** What send() reports through done(). */
+typedef struct assist_send_result {
+  size_t struct_size;
+  /** ASSIST_OK (accepted by the provider), ASSIST_EAMBIGUOUS (may have
+   * been sent: the host will not resend), ASSIST_EBUSY (rate limited:
+   * retry after retry_after_s), ASSIST_EIO (transient: retry later),
+   * ASSIST_EINVAL/ASSIST_EACCES (permanent: the delivery fails). */
+  int status;
+  const char *provider_message_id; /**< e.g. SendGrid's X-Message-Id */
+  int retry_after_s;
+  const char *error;        /**< for the delivery record; no secrets */
+} assist_send_result_t;
+
+typedef void (*assist_send_done_cb)(void *arg,
+                                    const assist_send_result_t *res);
+
+/** A provider (registered with provider_register during init). */
+typedef struct assist_provider {
+  size_t struct_size;       /**< sizeof(assist_provider_t) */
+  assist_provider_kind_t kind;
+  /** NOTIFIER: the channel served, "email" or "call". */
+  const char *channel;
+  /** NOTIFIER: sends msg; must call done(arg, res) exactly once, on the
+   * loop thread, possibly later (res borrowed for that call). Returns
+   * ASSIST_OK (done will run) or an error (done will not run). */
+  int (*send)(void *ud, const assist_message_t *msg, assist_send_done_cb done,
+              void *arg);
+  /** CALENDAR: writes the person's answer back to the provider; done(arg,
+   * status) once, on the loop thread. May be NULL (read-only source). */
+  int (*rsvp)(void *ud, const assist_rsvp_t *r,
+              void (*done)(void *arg, int status), void *arg);
+  void *ud;                 /**< borrowed; passed back */
+} assist_provider_t;
+
+/** A delivery state reported by a notifier (webhook). */
+typedef struct assist_delivery_event {
+  size_t struct_size;
+  int64_t delivery_id;      /**< 0: find it by provider_message_id */
+  const char *provider_message_id; /**< may be NULL when delivery_id set */
+  /** "sent", "delivered", "opened", "bounced" or "failed". */
+  const char *state;
+  const char *provider_event_id; /**< dedupe key, e.g. sg_event_id */
+  int64_t at_ms;            /**< when the provider saw it; 0: now */
+  const char *detail;       /**< short reason (bounce reason...); no bodies */
+} assist_delivery_event_t;
 
 /** An audit entry (ABI 1.1). Strings copied; NULL means "". */
 typedef struct assist_audit_record {
