@@ -14,6 +14,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#if defined(__SSE2__) && !defined(CSV_NO_SIMD)
+#include <emmintrin.h>
+#endif
 
 #define CSV_BLOCK (1u << 20)
 #define CSV_TAIL_READ (64u << 10)
@@ -87,19 +90,110 @@ static inline void put_field(csv_reader *r, const char *p, size_t n) {
   r->nf_total++;
 }
 
-/* Fast path: a line without quote characters. */
-static void split_line(csv_reader *r, const char *s, size_t l) {
-  const char d = r->delim;
-  const char *p = s, *e = s + l;
+/* Bitmask of the bytes of w equal to c's byte, one bit per byte at that
+ * byte's top bit (SWAR; exact: no false positives from borrows). */
+static inline uint64_t swar_eq(uint64_t w, uint64_t c) {
+  const uint64_t lo7 = 0x7F7F7F7F7F7F7F7FULL;
+  uint64_t x = w ^ c;
+  return ~(((x & lo7) + lo7) | x | lo7);
+}
+
+/* Delimiter, end-of-line and quote masks of 16 bytes at p, one bit per
+ * byte (bit i = p[i]). */
+#if defined(__SSE2__) && !defined(CSV_NO_SIMD)
+static inline void scan16(const char *p, char d, char e, char q, unsigned *md,
+                          unsigned *me, unsigned *mq) {
+  __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+  *md = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(d)));
+  *me = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(e)));
+  *mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(q)));
+}
+#else
+/* Gathers the top bit of each byte of a SWAR mask into 8 low bits. */
+static inline unsigned swar_bits(uint64_t m) {
+  return (unsigned)(((m >> 7) * 0x0102040810204080ULL) >> 56);
+}
+static inline void scan16(const char *p, char d, char e, char q, unsigned *md,
+                          unsigned *me, unsigned *mq) {
+  const uint64_t ones = 0x0101010101010101ULL;
+  uint64_t cd = ones * (unsigned char)d, ce = ones * (unsigned char)e,
+           cq = ones * (unsigned char)q;
+  unsigned rd = 0, re = 0, rq = 0;
+  for (int h = 0; h < 2; h++) {
+    uint64_t w = 0;
+    for (int k = 0; k < 8; k++) /* little-endian order on any host */
+      w |= (uint64_t)(unsigned char)p[8 * h + k] << (8 * k);
+    rd |= swar_bits(swar_eq(w, cd)) << (8 * h);
+    re |= swar_bits(swar_eq(w, ce)) << (8 * h);
+    rq |= swar_bits(swar_eq(w, cq)) << (8 * h);
+  }
+  *md = rd;
+  *me = re;
+  *mq = rq;
+}
+#endif
+
+/* Fast path: the record at s (avail bytes) when its line has no quote
+ * character. Returns 1 with the fields in r->f, *linelen (without the end
+ * of line) and *nl (1 if an end of line ended it); 0 if the line holds a
+ * quote character (slow path); -1 if no end of line is in the buffer and
+ * more data may come. The fields are the same as splitting the line with
+ * a trailing CR (when strip_cr) removed; a blank line yields nf_total 0. */
+static int scan_line(csv_reader *r, const char *s, size_t avail,
+                     size_t *linelen, int *nl) {
+  const char D = r->delim, E = r->eol, Q = r->quote;
+  const char *p = s, *fs = s, *end = s + avail;
   r->nf = 0;
   r->nf_total = 0;
-  for (;;) {
-    const char *q = p;
-    while (q < e && *q != d) q++;
-    put_field(r, p, (size_t)(q - p));
-    if (q >= e) break;
-    p = q + 1;
+  const char *eolp = NULL;
+  while (end - p >= 16) {
+    unsigned md, me, mq;
+    scan16(p, D, E, Q, &md, &me, &mq);
+    if (me) {
+      unsigned below = (me & (0u - me)) - 1u;
+      if (mq & below) return 0;
+      md &= below;
+      eolp = p + __builtin_ctz(me);
+    } else if (mq) {
+      return 0;
+    }
+    while (md) {
+      const char *q = p + __builtin_ctz(md);
+      put_field(r, fs, (size_t)(q - fs));
+      fs = q + 1;
+      md &= md - 1;
+    }
+    if (eolp) break;
+    p += 16;
   }
+  if (!eolp) {
+    for (; p < end; p++) {
+      char c = *p;
+      if (c == E) {
+        eolp = p;
+        break;
+      }
+      if (c == Q) return 0;
+      if (c == D) {
+        put_field(r, fs, (size_t)(p - fs));
+        fs = p + 1;
+      }
+    }
+    if (!eolp && !r->eof) return -1;
+  }
+  size_t ll = (size_t)((eolp ? eolp : end) - s);
+  *linelen = ll;
+  *nl = eolp != NULL;
+  const char *le = s + ll;
+  if (r->strip_cr && ll && le[-1] == '\r') le--;
+  if (le == s) { /* blank line (maybe a lone CR) */
+    r->nf = 0;
+    r->nf_total = 0;
+    return 1;
+  }
+  /* a stripped CR right after the last delimiter: that field is empty */
+  put_field(r, fs, le >= fs ? (size_t)(le - fs) : 0);
+  return 1;
 }
 
 /* Slow path: returns 1 with a record, 0 when more data is needed. */
@@ -191,25 +285,22 @@ int csv_reader_next(csv_reader *r) {
       continue;
     }
     char *s = r->buf + r->pos;
-    size_t avail = r->len - r->pos;
-    char *nl = memchr(s, r->eol, avail);
-    if (!nl && !r->eof) {
+    size_t avail = r->len - r->pos, linelen = 0;
+    int nl = 0;
+    int got = scan_line(r, s, avail, &linelen, &nl);
+    if (got < 0) {
       int rc = fill(r);
       if (rc) return rc;
       continue;
     }
-    size_t linelen = nl ? (size_t)(nl - s) : avail;
-    if (!memchr(s, r->quote, linelen)) {
-      size_t l = linelen;
-      if (r->strip_cr && l && s[l - 1] == '\r') l--;
+    if (got > 0) {
       r->rec_line = r->lines;
-      r->pos += linelen + (nl != NULL);
-      r->lines += nl != NULL;
-      if (l == 0) {
+      r->pos += linelen + (size_t)nl;
+      r->lines += (uint64_t)nl;
+      if (r->nf_total == 0) {
         r->blank_lines++;
         continue;
       }
-      split_line(r, s, l);
       return 1;
     }
     size_t end;

@@ -679,6 +679,108 @@ static void t_file_open(void **s) {
   assert_int_equal(csv_doc_open_file("/tmp", NULL, &doc), -EINVAL);
 }
 
+/* The reader against a reference over random records: bare and quoted
+ * fields of 0..40 bytes (so delimiters, quotes and line ends fall at every
+ * offset of the scanner's 16-byte blocks), LF and CRLF, blank lines, more
+ * than one buffer fill, with and without a final newline. */
+static uint64_t rng_state = 88172645463325252ULL;
+static unsigned rnd(unsigned n) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (unsigned)(rng_state % n);
+}
+
+static void reader_vs_reference(int final_newline) {
+  static const char bare[] = "ab1 .-x";
+  static const char quoted[] = "a,\"\n\r b";
+  csv_buf data = {0}, want = {0};
+  while (data.len < (3u << 19)) { /* 1.5 MiB: crosses the 1 MiB block */
+    /* blank lines, maybe a lone CR */
+    if (rnd(50) == 0) {
+      csv_buf_puts(&data, rnd(2) ? "\r\n" : "\n");
+      continue;
+    }
+    unsigned nf = 2 + rnd(7);
+    for (unsigned f = 0; f < nf; f++) {
+      unsigned len = rnd(41);
+      if (f) csv_buf_putc(&data, ',');
+      if (f) csv_buf_putc(&want, '|');
+      if (rnd(8) == 0) {
+        csv_buf_putc(&data, '"');
+        for (unsigned i = 0; i < len; i++) {
+          char c = quoted[rnd(sizeof quoted - 1)];
+          if (c == '"') csv_buf_putc(&data, '"');
+          csv_buf_putc(&data, c);
+          csv_buf_putc(&want, c);
+        }
+        csv_buf_putc(&data, '"');
+      } else {
+        for (unsigned i = 0; i < len; i++) {
+          char c = bare[rnd(sizeof bare - 1)];
+          csv_buf_putc(&data, c);
+          csv_buf_putc(&want, c);
+        }
+      }
+    }
+    csv_buf_puts(&data, rnd(3) ? "\n" : "\r\n");
+    csv_buf_putc(&want, '/');
+  }
+  if (!final_newline) { /* a last record with no line end */
+    csv_buf_puts(&data, "tail,of,the,file,with,no,newline,at,all");
+    csv_buf_puts(&want, "tail|of|the|file|with|no|newline|at|all/");
+  }
+  csv_src src = {
+      .fd = -1, .mem = (const unsigned char *)data.p, .size = data.len};
+  csv_dialect d = {.delimiter = ',', .quote = '"', .decimal = '.'};
+  csv_reader r;
+  assert_int_equal(csv_reader_init(&r, &src, &d, 0, data.len, 64), 0);
+  csv_buf got = {0};
+  csv_buf_puts(&got, "");
+  int rc;
+  while ((rc = csv_reader_next(&r)) > 0) {
+    assert_int_equal(r.nf, r.nf_total);
+    for (size_t i = 0; i < r.nf; i++) {
+      if (i) csv_buf_putc(&got, '|');
+      csv_buf_put(&got, r.f[i].p, r.f[i].len);
+    }
+    csv_buf_putc(&got, '/');
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(r.unterminated, 0);
+  assert_int_equal(r.stray_quotes, 0);
+  assert_int_equal(got.len, want.len);
+  assert_memory_equal(got.p, want.p, want.len);
+  csv_reader_free(&r);
+  csv_buf_free(&got);
+  csv_buf_free(&want);
+  csv_buf_free(&data);
+}
+
+static void t_reader_random(void **s) {
+  (void)s;
+  reader_vs_reference(1);
+  reader_vs_reference(0);
+}
+
+/* Delimiters, quotes, CR and LF at both sides of a 16-byte block edge. */
+static void t_reader_block_edges(void **s) {
+  (void)s;
+  expect_records(S("h1,h2\n0123456789abcde,x\n0123456789abcdef,y\n"),
+                 "0123456789abcde|x/0123456789abcdef|y/");
+  expect_records(S("h1,h2\r\n0123456789abcd,\r\n0123456789abcde,\r\n"),
+                 "0123456789abcd|/0123456789abcde|/");
+  expect_records(S("h1,h2\n0123456789abcdef0123456789,\"q,\"\"\"\n"),
+                 "0123456789abcdef0123456789|q,\"/");
+  expect_records(S("h1,h2\n0123456789abcde\"x,y\n"), "0123456789abcde\"x|y/");
+  expect_records(S("h1,h2\n0123456789abcdef0123456789abcde,\"a\nb\"\n"),
+                 "0123456789abcdef0123456789abcde|a\nb/");
+  expect_records(S("h1,h2\n0123456789abcdef\r\r\n,\n"),
+                 "0123456789abcdef\r/|/");
+  expect_records(S("h1,h2\n\r\n\r\n0123456789abcdef0123,z"),
+                 "0123456789abcdef0123|z/");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_comma),
@@ -732,6 +834,8 @@ int main(void) {
       cmocka_unit_test(t_chunk_boundary_in_quotes),
       cmocka_unit_test(t_plan_boundaries),
       cmocka_unit_test(t_file_open),
+      cmocka_unit_test(t_reader_random),
+      cmocka_unit_test(t_reader_block_edges),
   };
   return cmocka_run_group_tests_name("csv_parser", tests, NULL, NULL);
 }
