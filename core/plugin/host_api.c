@@ -6,6 +6,7 @@
 #include "plugin/instance_priv.h"
 #include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
+#include "plugin/providers.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -486,6 +487,15 @@ static int h_post_to_loop(assist_instance_t *inst, assist_done_cb cb,
   return 0;
 }
 
+/* ---------------- providers (ABI 1.2) ---------------- */
+
+static int h_provider_register(assist_instance_t *inst,
+                               const struct assist_provider *p) {
+  if (!inst || !p) return ASSIST_EINVAL;
+  if (inst->st != INSTANCE_CREATED) return ASSIST_EBUSY; /* init() only */
+  return providers_register(inst, p); /* -EEXIST, -EINVAL: same codes */
+}
+
 const assist_host_api_t host_api = {
     .struct_size = sizeof(assist_host_api_t),
     .abi_major = ASSIST_ABI_MAJOR,
@@ -540,4 +550,6 @@ const assist_host_api_t host_api = {
     .secret_free = host_secret_free,
     .audit_append = host_audit_append,
     .oauth_token = host_oauth_token,
+    .oauth_connections = host_oauth_connections,
+    .provider_register = h_provider_register,
 };

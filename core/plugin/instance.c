@@ -1,4 +1,5 @@
 #include "plugin/instance_priv.h"
+#include "plugin/providers.h"
 #include "plugin/services.h"
 
 #include "common/alloc.h"
@@ -92,6 +93,7 @@ static void finish_close(instance_t *inst) {
   pending_fail_all(inst);
   drain_posted(inst);
   services_unbind(inst);
+  providers_forget(inst);
   if (!inst->destroyed && inst->desc->destroy) inst->desc->destroy(inst->state);
   inst->destroyed = 1;
   inst->st = INSTANCE_STOPPED;
