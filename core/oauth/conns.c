@@ -65,6 +65,22 @@ int oauth_list(oauth_t *o, int64_t user_id, oauth_list_cb cb, void *arg) {
   return 0;
 }
 
+int oauth_list_provider(oauth_t *o, const char *provider, oauth_list_cb cb,
+                        void *arg) {
+  if (o->closing) return -ECANCELED;
+  if (!provider || !oauth_has_provider(o, provider)) return -ENOENT;
+  list_op_t *op = xcalloc(1, sizeof *op);
+  op->o = o;
+  op->cb = cb;
+  op->arg = arg;
+  oauth_op_begin(o);
+  store_req_t *r = store_req_new(o->store, 0);
+  store_req_stmt(r, &oauth_st_list_provider);
+  store_req_bind_text(r, provider);
+  store_req_submit(r, listed, op);
+  return 0;
+}
+
 /* ---- disconnect ---- */
 
 typedef struct dc_op {

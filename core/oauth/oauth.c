@@ -70,6 +70,14 @@ const store_stmt_t oauth_st_list = {
     "oauth_connections WHERE user_id = $1 ORDER BY id",
     NULL};
 
+const store_stmt_t oauth_st_list_provider = {
+    "oauth_list_provider",
+    "SELECT id, user_id, provider, subject, email, scopes, state, "
+    "last_error, access_expires_at, created_at, updated_at FROM "
+    "oauth_connections WHERE provider = $1 AND state <> 'revoked' ORDER BY "
+    "id",
+    NULL};
+
 const store_stmt_t oauth_st_revoked = {
     "oauth_revoked",
     "UPDATE oauth_connections SET state = 'revoked', access_token = NULL, "

@@ -226,6 +226,13 @@ typedef void (*oauth_list_cb)(int status, const oauth_conn_info_t *conns,
 /** user_id's connections, oldest first. cb always runs, later. */
 int oauth_list(oauth_t *o, int64_t user_id, oauth_list_cb cb, void *arg);
 
+/** Every connection at provider that is not revoked (active and
+ * needs_reauth), every user's, oldest first: for connectors that sync each
+ * linked account. cb always runs, later. Returns 0, -ENOENT (no such
+ * provider) or -ECANCELED (closing; cb never runs). */
+int oauth_list_provider(oauth_t *o, const char *provider, oauth_list_cb cb,
+                        void *arg);
+
 /** status 0: revoked (revoked_at_provider 1 if the provider confirmed,
  * 0 if it has no endpoint or the call failed: last_error says so);
  * -ENOENT if user_id has no such connection. */

@@ -100,6 +100,6 @@ void oauth_api_free_all(oauth_t *o);
 /* statements */
 extern const store_stmt_t oauth_st_get, oauth_st_upsert, oauth_st_set_tokens,
     oauth_st_refreshed, oauth_st_reauth, oauth_st_error, oauth_st_list,
-    oauth_st_revoked;
+    oauth_st_revoked, oauth_st_list_provider;
 
 #endif

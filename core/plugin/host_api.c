@@ -550,5 +550,6 @@ const assist_host_api_t host_api = {
     .secret_free = host_secret_free,
     .audit_append = host_audit_append,
     .oauth_token = host_oauth_token,
+    .oauth_connections = host_oauth_connections,
     .provider_register = h_provider_register,
 };

@@ -20,4 +20,12 @@ int host_oauth_token(assist_instance_t *inst, int64_t connection_id,
                                 int64_t expires_at_ms),
                      void *ud);
 
+/** ABI 1.2: the provider's connections that are not revoked (active and
+ * needs_reauth), every user's; counts against the instance's pending I/O
+ * like oauth_token. ASSIST_ENOENT for a provider that is not configured. */
+int host_oauth_connections(assist_instance_t *inst, const char *provider,
+                           void (*cb)(void *ud, int status, size_t n,
+                                      const struct assist_oauth_conn *conns),
+                           void *ud);
+
 #endif
