@@ -4,6 +4,7 @@
  * returns an ASSIST_E* code instead of aborting.
  */
 #include "plugin/instance_priv.h"
+#include "plugin/host_http.h"
 #include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
 #include "plugin/providers.h"
@@ -551,5 +552,8 @@ const assist_host_api_t host_api = {
     .audit_append = host_audit_append,
     .oauth_token = host_oauth_token,
     .oauth_connections = host_oauth_connections,
+    .http_request = host_http_request,
+    .http_cancel = host_http_cancel,
     .provider_register = h_provider_register,
+    .http_header = host_http_header,
 };

@@ -1,3 +1,4 @@
+#include "plugin/host_http.h"
 #include "plugin/instance_priv.h"
 #include "plugin/providers.h"
 #include "plugin/services.h"
@@ -123,6 +124,7 @@ static void finish_close(instance_t *inst) {
 
 static void stop_timers_and_work(instance_t *inst) {
   while (inst->timers) host_api.timer_stop(inst->timers);
+  host_http_cancel_instance(inst); /* callbacks (ECANCELED) come later */
   for (struct assist_work *w = inst->works; w; w = w->next)
     uv_cancel((uv_req_t *)&w->req); /* running ones finish normally */
 }

@@ -16,9 +16,9 @@
 
 typedef struct prov {
   struct prov *next;
-  instance_t *inst;           /* tag; never dereferenced after forget */
+  instance_t *inst; /* tag; never dereferenced after forget */
   assist_provider_kind_t kind;
-  char *channel;              /* NOTIFIER; owned */
+  char *channel; /* NOTIFIER; owned */
   int (*send)(void *ud, const assist_message_t *msg, assist_send_done_cb done,
               void *arg);
   int (*rsvp)(void *ud, const assist_rsvp_t *r,
@@ -30,7 +30,8 @@ static prov_t *g_provs;
 
 /* A provider struct from an older plugin may be shorter than ours: read
  * only the members it has. */
-#define HAS(p, m) ((p)->struct_size >= offsetof(assist_provider_t, m) + sizeof((p)->m))
+#define HAS(p, m)                                                              \
+  ((p)->struct_size >= offsetof(assist_provider_t, m) + sizeof((p)->m))
 
 int providers_register(instance_t *inst, const assist_provider_t *p) {
   if (!inst || !p || !HAS(p, kind)) return -EINVAL;
