@@ -68,6 +68,12 @@ typedef struct csv_reader {
   uint64_t lines;    /* physical lines consumed */
   uint64_t rec_line; /* 0-based line where the current record started */
   uint64_t blank_lines, unterminated, stray_quotes;
+  int quoted; /* the current record's fields are in scratch (the next
+                 quoted record overwrites them) */
+  /* Optional: called before the buffer moves or grows, i.e. before fields
+   * of earlier records stop being valid. */
+  void (*before_fill)(void *ud);
+  void *before_fill_ud;
 } csv_reader;
 
 int csv_reader_init(csv_reader *r, const csv_src *src, const csv_dialect *d,
@@ -102,6 +108,8 @@ typedef struct csv_value {
 
 /** Classifies one field (trimmed of blanks). */
 int csv_classify(const char *p, size_t n, char decimal, csv_value *v);
+/** Same for a field already trimmed of blanks. */
+int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v);
 /** Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t csv_days_from_civil(int64_t y, unsigned m, unsigned d);
 void csv_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
@@ -201,6 +209,20 @@ typedef struct csv_pair {
 int csv_colstats_init(csv_colstats *c);
 void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
                       const csv_dialect *d, csv_value *v);
+/** csv_colstats_add() less the moments: returns 1 when v->num is a finite
+ * number that the caller must pass to csv_colstats_moments() (in the order
+ * of the values, but possibly later, interleaved with other columns). */
+int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
+                           const csv_dialect *d, csv_value *v);
+/** Welford's update of mean and M2, and min/max, by one finite number. */
+static inline void csv_colstats_moments(csv_colstats *c, double x) {
+  c->nnum++;
+  double delta = x - c->mean;
+  c->mean += delta / (double)c->nnum;
+  c->m2 += delta * (x - c->mean);
+  if (x < c->min) c->min = x;
+  if (x > c->max) c->max = x;
+}
 void csv_colstats_add_missing(csv_colstats *c);
 int csv_colstats_merge(csv_colstats *a, const csv_colstats *b);
 void csv_colstats_free(csv_colstats *c);

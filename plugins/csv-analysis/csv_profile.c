@@ -318,6 +318,159 @@ static int cancelled(const atomic_int *cancel) {
   return cancel && atomic_load_explicit(cancel, memory_order_relaxed);
 }
 
+/* Records are gathered into a batch of up to cap rows and profiled a column
+ * at a time, so one column's statistics (sketch bins, hash sets, counters)
+ * stay in cache while its values of the whole batch go in. Every column
+ * still sees its values in row order, and every correlation pair its rows
+ * in order: the results are the same as row at a time. Fields point into
+ * the reader's buffer (the batch is flushed before the reader moves it) or,
+ * for quoted records, into the batch's arena. */
+#define BATCH_CELLS 8192
+#define BATCH_MAX_ROWS 1024
+#define ARENA_MIN (64u << 10)
+
+typedef struct batch {
+  const csv_doc *doc;
+  csv_partial *p;
+  size_t nc, ncorr, cap, n;
+  csv_field *f;          /* column-major: f[c * cap + row] */
+  uint32_t *nf;          /* fields stored in each row */
+  double *val;           /* ncorr x cap: value minus the column's shift */
+  uint8_t *ok;           /* ncorr x cap: 1 if val holds a finite number */
+  double *num;           /* nc x cap: finite numbers of each column, in order */
+  csv_colstats **numcol; /* the columns whose numbers are in num */
+  uint32_t *numn;        /* how many numbers each has */
+  char *arena;           /* unescaped fields of quoted records */
+  size_t alen, acap;
+  const int *slot; /* correlation slot of each column, or -1 */
+  shifted *sh;
+  double shift[CSV_MAX_CORR];
+  int has_shift[CSV_MAX_CORR];
+} batch;
+
+static void batch_flush(void *ud) {
+  batch *x = ud;
+  const size_t n = x->n, cap = x->cap, ncorr = x->ncorr;
+  if (!n) return;
+  const csv_dialect *d = &x->doc->d;
+  csv_value v;
+  size_t nnum = 0; /* columns with numbers in this batch */
+  for (size_t c = 0; c < x->nc; c++) {
+    csv_colstats *cs = &x->p->cols[c];
+    const csv_field *fc = x->f + c * cap;
+    double *num = x->num + nnum * cap;
+    uint32_t k = 0;
+    int s = x->slot[c];
+    if (s < 0) {
+      for (size_t i = 0; i < n; i++) {
+        if (c >= x->nf[i])
+          csv_colstats_add_missing(cs);
+        else if (csv_colstats_add_value(cs, fc[i].p, fc[i].len, d, &v))
+          num[k++] = v.num;
+      }
+    } else {
+      double *val = x->val + (size_t)s * cap;
+      uint8_t *ok = x->ok + (size_t)s * cap;
+      for (size_t i = 0; i < n; i++) {
+        ok[i] = 0;
+        if (c >= x->nf[i]) {
+          csv_colstats_add_missing(cs);
+          continue;
+        }
+        if (!csv_colstats_add_value(cs, fc[i].p, fc[i].len, d, &v)) continue;
+        num[k++] = v.num;
+        if (!x->has_shift[s]) {
+          x->has_shift[s] = 1;
+          x->shift[s] = v.num;
+        }
+        val[i] = v.num - x->shift[s];
+        ok[i] = 1;
+      }
+    }
+    if (k) {
+      x->numcol[nnum] = cs;
+      x->numn[nnum++] = k;
+    }
+  }
+  /* Welford's updates, interleaved across columns: each column's chain of
+   * divisions is sequential, several columns' chains overlap. */
+  for (size_t j = 0, more = nnum; more; j++) {
+    more = 0;
+    for (size_t c = 0; c < nnum; c++)
+      if (j < x->numn[c]) {
+        csv_colstats_moments(x->numcol[c], x->num[c * cap + j]);
+        more = 1;
+      }
+  }
+  for (size_t i = 0; i < n && ncorr > 1; i++) {
+    size_t present[CSV_MAX_CORR], np = 0;
+    for (size_t s = 0; s < ncorr; s++)
+      if (x->ok[s * cap + i]) present[np++] = s;
+    for (size_t a = 0; a + 1 < np; a++) {
+      size_t sa = present[a];
+      size_t base = sa * (2 * ncorr - sa - 1) / 2;
+      double xv = x->val[sa * cap + i];
+      for (size_t b = a + 1; b < np; b++) {
+        size_t sb = present[b];
+        shifted *q = &x->sh[base + (sb - sa - 1)];
+        double y = x->val[sb * cap + i];
+        q->n++;
+        q->sx += xv;
+        q->sy += y;
+        q->sxx += xv * xv;
+        q->syy += y * y;
+        q->sxy += xv * y;
+      }
+    }
+  }
+  x->n = 0;
+  x->alen = 0;
+}
+
+/* Adds the reader's current record to the batch (flushing it when full). */
+static int batch_add(batch *x, const csv_reader *r) {
+  size_t row = x->n;
+  x->nf[row] = (uint32_t)r->nf;
+  if (!r->quoted) {
+    for (size_t i = 0; i < r->nf; i++) x->f[i * x->cap + row] = r->f[i];
+  } else {
+    size_t total = 0;
+    for (size_t i = 0; i < r->nf; i++) total += r->f[i].len;
+    if (x->alen + total > x->acap) {
+      batch_flush(x);
+      row = 0;
+      x->nf[0] = (uint32_t)r->nf;
+      if (total > x->acap) {
+        size_t ncap = x->acap ? x->acap : ARENA_MIN;
+        while (ncap < total) ncap *= 2;
+        char *na = realloc(x->arena, ncap);
+        if (!na) return -ENOMEM;
+        x->arena = na;
+        x->acap = ncap;
+      }
+    }
+    for (size_t i = 0; i < r->nf; i++) {
+      char *dst = x->arena + x->alen;
+      if (r->f[i].len) memcpy(dst, r->f[i].p, r->f[i].len);
+      x->alen += r->f[i].len;
+      x->f[i * x->cap + row] = (csv_field){dst, r->f[i].len};
+    }
+  }
+  if (++x->n == x->cap) batch_flush(x);
+  return 0;
+}
+
+static void batch_free(batch *x) {
+  free(x->f);
+  free(x->nf);
+  free(x->val);
+  free(x->ok);
+  free(x->num);
+  free(x->numcol);
+  free(x->numn);
+  free(x->arena);
+}
+
 int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
                       csv_progress *progress, const atomic_int *cancel,
                       csv_partial **out) {
@@ -331,21 +484,32 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   int rc = csv_reader_init(&r, &doc->src, &doc->d, chunk->begin, chunk->end,
                            nc ? nc : 1);
   int *slot = malloc((nc ? nc : 1) * sizeof *slot);
-  shifted *sh = calloc(npairs ? npairs : 1, sizeof *sh);
-  double shift[CSV_MAX_CORR], val[CSV_MAX_CORR];
-  int has_shift[CSV_MAX_CORR] = {0};
-  size_t present[CSV_MAX_CORR];
-  if (rc || !slot || !sh) {
+  batch x = {.doc = doc, .p = p, .nc = nc, .ncorr = ncorr, .slot = slot};
+  x.cap = BATCH_CELLS / (nc ? nc : 1);
+  if (x.cap < 1) x.cap = 1;
+  if (x.cap > BATCH_MAX_ROWS) x.cap = BATCH_MAX_ROWS;
+  x.sh = calloc(npairs ? npairs : 1, sizeof *x.sh);
+  x.f = malloc((nc ? nc : 1) * x.cap * sizeof *x.f);
+  x.nf = malloc(x.cap * sizeof *x.nf);
+  x.val = malloc((ncorr ? ncorr : 1) * x.cap * sizeof *x.val);
+  x.ok = malloc((ncorr ? ncorr : 1) * x.cap);
+  x.num = malloc((nc ? nc : 1) * x.cap * sizeof *x.num);
+  x.numcol = malloc((nc ? nc : 1) * sizeof *x.numcol);
+  x.numn = malloc((nc ? nc : 1) * sizeof *x.numn);
+  if (rc || !slot || !x.sh || !x.f || !x.nf || !x.val || !x.ok || !x.num ||
+      !x.numcol || !x.numn) {
     if (!rc) csv_reader_free(&r);
     free(slot);
-    free(sh);
+    free(x.sh);
+    batch_free(&x);
     csv_partial_free(p);
     return rc ? rc : -ENOMEM;
   }
   for (size_t i = 0; i < nc; i++) slot[i] = -1;
   for (size_t s = 0; s < ncorr; s++) slot[doc->corr[s]] = (int)s;
+  r.before_fill = batch_flush;
+  r.before_fill_ud = &x;
   uint64_t reported = chunk->begin, rows_reported = 0;
-  csv_value v;
   for (;;) {
     rc = csv_reader_next(&r);
     if (rc <= 0) break;
@@ -355,37 +519,8 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
         p->ragged_lines[p->nragged_lines++] = r.rec_line;
       p->ragged++;
     }
-    size_t np = 0;
-    for (size_t i = 0; i < r.nf; i++) {
-      csv_colstats_add(&p->cols[i], r.f[i].p, r.f[i].len, &doc->d, &v);
-      int s = slot[i];
-      if (s >= 0 && (v.type == CSV_T_INT || v.type == CSV_T_FLOAT) &&
-          isfinite(v.num)) {
-        if (!has_shift[s]) {
-          has_shift[s] = 1;
-          shift[s] = v.num;
-        }
-        val[s] = v.num - shift[s];
-        present[np++] = (size_t)s;
-      }
-    }
-    for (size_t i = r.nf; i < nc; i++) csv_colstats_add_missing(&p->cols[i]);
-    for (size_t a = 0; a + 1 < np; a++) {
-      size_t sa = present[a];
-      size_t base = sa * (2 * ncorr - sa - 1) / 2;
-      double x = val[sa];
-      for (size_t b = a + 1; b < np; b++) {
-        size_t sb = present[b];
-        shifted *q = &sh[base + (sb - sa - 1)];
-        double y = val[sb];
-        q->n++;
-        q->sx += x;
-        q->sy += y;
-        q->sxx += x * x;
-        q->syy += y * y;
-        q->sxy += x * y;
-      }
-    }
+    rc = batch_add(&x, &r);
+    if (rc) break;
     if ((p->rows & (CHECK_ROWS - 1)) == 0) {
       if (progress) {
         uint64_t off = csv_reader_offset(&r);
@@ -402,6 +537,7 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
       }
     }
   }
+  if (rc == 0) batch_flush(&x);
   p->stop = csv_reader_offset(&r);
   if (p->stop < chunk->begin) p->stop = chunk->begin;
   p->bytes = p->stop - chunk->begin;
@@ -419,20 +555,21 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   for (size_t a = 0; a < ncorr; a++)
     for (size_t b = a + 1; b < ncorr; b++) {
       size_t k = a * (2 * ncorr - a - 1) / 2 + (b - a - 1);
-      shifted *q = &sh[k];
+      shifted *q = &x.sh[k];
       csv_pair *o = &p->pairs[k];
       if (!q->n) continue;
       double n = (double)q->n;
       o->n = q->n;
-      o->mx = shift[a] + q->sx / n;
-      o->my = shift[b] + q->sy / n;
+      o->mx = x.shift[a] + q->sx / n;
+      o->my = x.shift[b] + q->sy / n;
       o->cxx = fmax(0.0, q->sxx - q->sx * q->sx / n);
       o->cyy = fmax(0.0, q->syy - q->sy * q->sy / n);
       o->cxy = q->sxy - q->sx * q->sy / n;
     }
   csv_reader_free(&r);
   free(slot);
-  free(sh);
+  free(x.sh);
+  batch_free(&x);
   for (size_t i = 0; i < nc && rc == 0; i++)
     if (p->cols[i].dd.oom || p->cols[i].dist.oom) rc = -ENOMEM;
   if (rc < 0) {

@@ -54,6 +54,7 @@ void csv_reader_free(csv_reader *r) {
 
 /* Keeps [pos, len), then reads more; grows when a record fills the buffer. */
 static int fill(csv_reader *r) {
+  if (r->before_fill) r->before_fill(r->before_fill_ud);
   if (r->pos > 0) {
     memmove(r->buf, r->buf + r->pos, r->len - r->pos);
     r->base += r->pos;
@@ -297,6 +298,7 @@ int csv_reader_next(csv_reader *r) {
       r->rec_line = r->lines;
       r->pos += linelen + (size_t)nl;
       r->lines += (uint64_t)nl;
+      r->quoted = 0;
       if (r->nf_total == 0) {
         r->blank_lines++;
         continue;
@@ -318,6 +320,7 @@ int csv_reader_next(csv_reader *r) {
       p++;
     }
     r->pos = end;
+    r->quoted = 1;
     return 1;
   }
 }

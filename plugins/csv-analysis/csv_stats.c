@@ -102,16 +102,16 @@ void csv_colstats_add_missing(csv_colstats *c) {
   c->types[CSV_T_MISSING]++;
 }
 
-void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
-                      const csv_dialect *d, csv_value *v) {
+int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
+                           const csv_dialect *d, csv_value *v) {
   while (n && (*p == ' ' || *p == '\t')) p++, n--;
   while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
   c->count++;
-  int t = csv_classify(p, n, d->decimal, v);
+  int t = csv_classify_trimmed(p, n, d->decimal, v);
   c->types[t]++;
   if (t == CSV_T_MISSING) {
     c->missing++;
-    return;
+    return 0;
   }
   uint64_t h = csv_hash(p, n);
   csv_distinct_add(&c->dist, h);
@@ -130,14 +130,8 @@ void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
   case CSV_T_FLOAT: {
     double x = v->num;
     if (!isfinite(x)) break;
-    c->nnum++;
-    double delta = x - c->mean;
-    c->mean += delta / (double)c->nnum;
-    c->m2 += delta * (x - c->mean);
-    if (x < c->min) c->min = x;
-    if (x > c->max) c->max = x;
     csv_dd_add(&c->dd, x);
-    break;
+    return 1;
   }
   case CSV_T_BOOL:
     if (v->bval)
@@ -158,6 +152,12 @@ void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
   default:
     break;
   }
+  return 0;
+}
+
+void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
+                      const csv_dialect *d, csv_value *v) {
+  if (csv_colstats_add_value(c, p, n, d, v)) csv_colstats_moments(c, v->num);
 }
 
 int csv_colstats_merge(csv_colstats *a, const csv_colstats *b) {

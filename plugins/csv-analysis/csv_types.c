@@ -33,9 +33,10 @@ static double slow_strtod(const char *p, size_t n, char dec) {
   return v;
 }
 
-/* 1 if [p, p+n) is a number; *is_int when it has no fraction or exponent. */
-static int parse_number(const char *p, size_t n, char dec, double *out,
-                        int *is_int) {
+/* 1 if [p, p+n) is a number; *is_int when it has no fraction or exponent.
+ * The general form: keeps the first 19 significant digits. */
+static int parse_number_long(const char *p, size_t n, char dec, double *out,
+                             int *is_int) {
   size_t i = 0;
   int neg = 0;
   if (p[0] == '+' || p[0] == '-') {
@@ -88,6 +89,61 @@ static int parse_number(const char *p, size_t n, char dec, double *out,
   *is_int = !frac && digits <= 18;
   double v;
   if (!trunc && m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
+    v = (double)m;
+    v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
+    if (neg) v = -v;
+  } else {
+    v = slow_strtod(p, n, dec);
+  }
+  *out = v;
+  return 1;
+}
+
+/* The same with a fast path for numbers of at most 19 digits in all
+ * (leading zeros included): then every digit fits the 64-bit mantissa, so
+ * the mantissa is simply all digits read as one integer and the decimal
+ * exponent minus the count of fraction digits, exactly what the general
+ * form computes for them. Longer digit strings take the general form. */
+static int parse_number(const char *p, size_t n, char dec, double *out,
+                        int *is_int) {
+  size_t i = 0;
+  int neg = 0;
+  if (p[0] == '+' || p[0] == '-') {
+    neg = p[0] == '-';
+    i++;
+  }
+  uint64_t m = 0;
+  size_t s0 = i;
+  while (i < n && isdig(p[i])) m = m * 10 + (uint64_t)(p[i++] - '0');
+  size_t ni = i - s0, nfrac = 0;
+  int frac = 0;
+  if (i < n && p[i] == dec) {
+    frac = 1;
+    size_t s1 = ++i;
+    while (i < n && isdig(p[i])) m = m * 10 + (uint64_t)(p[i++] - '0');
+    nfrac = i - s1;
+  }
+  size_t digits = ni + nfrac;
+  if (digits == 0) return 0;
+  if (digits > 19) return parse_number_long(p, n, dec, out, is_int);
+  int dexp = -(int)nfrac;
+  if (i < n) {
+    if (p[i] != 'e' && p[i] != 'E') return 0;
+    frac = 1;
+    i++;
+    int eneg = 0, e = 0, ed = 0;
+    if (i < n && (p[i] == '+' || p[i] == '-')) eneg = p[i++] == '-';
+    while (i < n && isdig(p[i])) {
+      if (e < 100000) e = e * 10 + (p[i] - '0');
+      ed++;
+      i++;
+    }
+    if (!ed || i != n) return 0;
+    dexp += eneg ? -e : e;
+  }
+  *is_int = !frac && digits <= 18;
+  double v;
+  if (m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
     v = (double)m;
     v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
     if (neg) v = -v;
@@ -192,6 +248,10 @@ static int word_is(const char *p, size_t n, const char *w) {
 int csv_classify(const char *p, size_t n, char decimal, csv_value *v) {
   while (n && (*p == ' ' || *p == '\t')) p++, n--;
   while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  return csv_classify_trimmed(p, n, decimal, v);
+}
+
+int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v) {
   if (n == 0) return v->type = CSV_T_MISSING;
   char c = p[0];
   if (isdig(c) || c == '-' || c == '+' || c == '.' || c == decimal) {
