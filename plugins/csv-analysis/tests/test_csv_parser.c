@@ -781,6 +781,103 @@ static void t_reader_block_edges(void **s) {
                  "0123456789abcdef0123|z/");
 }
 
+/* Numbers: every value is the correctly rounded double (strtod's), through
+ * the fast path (at most 19 digits) and the general one, at their border,
+ * with exponents, -0, leading zeros, signs; NaN-looking words are missing
+ * or text, never numbers. */
+static void check_number(const char *in, int type) {
+  csv_value v;
+  memset(&v, 0, sizeof v);
+  int t = csv_classify(in, strlen(in), '.', &v);
+  if (t != type) fprintf(stderr, "%s: got type %d want %d\n", in, t, type);
+  assert_int_equal(t, type);
+  double want = strtod(in, NULL);
+  if (memcmp(&v.num, &want, sizeof want))
+    fprintf(stderr, "%s: got %.17g want %.17g\n", in, v.num, want);
+  assert_memory_equal(&v.num, &want, sizeof want);
+}
+
+static void t_numbers_exact(void **s) {
+  (void)s;
+  static const char *ints[] = {"0",
+                               "-0",
+                               "+0",
+                               "000",
+                               "9007199254740992",
+                               "9007199254740993",
+                               "-9007199254740993",
+                               "123456789012345678",
+                               "999999999999999999"};
+  for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+    check_number(ints[i], CSV_T_INT);
+  /* 19 and more digits are floats: no int64 promise past 18 */
+  static const char *floats[] = {"-0.0",
+                                 "0.1",
+                                 "-.5",
+                                 "5.",
+                                 "1e5",
+                                 "1E+22",
+                                 "1e23",
+                                 "1e-22",
+                                 "1e-23",
+                                 "4.9406564584124654e-324",
+                                 "2.2250738585072014e-308",
+                                 "1.7976931348623157e308",
+                                 "1e400",
+                                 "-1e400",
+                                 "1e-400",
+                                 "1234567890123456789",
+                                 "12345678901234567890",
+                                 "1234567890.123456789",
+                                 "1234567890.1234567891",
+                                 "0.0000000000000000001",
+                                 "00000000000000000000001.5",
+                                 "9007199254740993.0",
+                                 "0.30000000000000004",
+                                 "123.456e-5",
+                                 "-2.5E-3",
+                                 "1e+0",
+                                 "1e-0",
+                                 "3.14159265358979323846264338327950288"};
+  for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++)
+    check_number(floats[i], CSV_T_FLOAT);
+  csv_value v;
+  assert_int_equal(csv_classify(S("-0"), '.', &v), CSV_T_INT);
+  assert_true(signbit(v.num));
+  assert_int_equal(csv_classify(S("1e400"), '.', &v), CSV_T_FLOAT);
+  assert_true(isinf(v.num));
+  /* random numbers of 1..24 digits, with or without fraction/exponent */
+  for (int k = 0; k < 20000; k++) {
+    char b[64];
+    size_t n = 0;
+    if (rnd(4) == 0) b[n++] = rnd(2) ? '-' : '+';
+    unsigned ni = rnd(13), nf = rnd(13);
+    for (unsigned i = 0; i < ni; i++) b[n++] = (char)('0' + rnd(10));
+    int frac = nf > 0 || rnd(8) == 0;
+    if (frac) b[n++] = '.';
+    for (unsigned i = 0; i < nf; i++) b[n++] = (char)('0' + rnd(10));
+    if (ni + nf == 0) b[n++] = '7';
+    int ex = rnd(4) == 0;
+    if (ex) n += (size_t)snprintf(b + n, 16, "e%d", (int)rnd(80) - 40);
+    b[n] = 0;
+    check_number(b, frac || ex || ni + nf > 18 ? CSV_T_FLOAT : CSV_T_INT);
+  }
+  static const char *notnum[] = {
+      "nan", "NaN",   "-nan", "+nan", "inf", "-inf", "Infinity", "1e",   "1e+",
+      "--1", "1.2.3", "0x10", "1 2",  ".",   "+.",   "1,5",      "1e5.5"};
+  for (size_t i = 0; i < sizeof notnum / sizeof notnum[0]; i++) {
+    int t = csv_classify(notnum[i], strlen(notnum[i]), '.', &v);
+    if (t == CSV_T_INT || t == CSV_T_FLOAT) fprintf(stderr, "%s\n", notnum[i]);
+    assert_true(t == CSV_T_TEXT || t == CSV_T_MISSING);
+  }
+  /* decimal comma */
+  assert_int_equal(csv_classify(S("-1,25"), ',', &v), CSV_T_FLOAT);
+  assert_true(v.num == -1.25);
+  assert_int_equal(csv_classify(S("1,2345678901234567890123"), ',', &v),
+                   CSV_T_FLOAT);
+  assert_true(v.num == strtod("1.2345678901234567890123", NULL));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_comma),
@@ -836,6 +933,7 @@ int main(void) {
       cmocka_unit_test(t_file_open),
       cmocka_unit_test(t_reader_random),
       cmocka_unit_test(t_reader_block_edges),
+      cmocka_unit_test(t_numbers_exact),
   };
   return cmocka_run_group_tests_name("csv_parser", tests, NULL, NULL);
 }
