@@ -50,6 +50,10 @@ typedef struct csv_field {
   uint32_t len;
 } csv_field;
 
+/** Bytes readable past the end of any field the reader returns from its
+ * buffer (not scratch): 16-byte loads at a field's start stay in bounds. */
+#define CSV_READ_PAD 16
+
 typedef struct csv_reader {
   const csv_src *src;
   char delim, quote, eol;
@@ -214,6 +218,30 @@ void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
  * of the values, but possibly later, interleaved with other columns). */
 int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
                            const csv_dialect *d, csv_value *v);
+/** What adding one value learned about it, so that the same raw bytes can
+ * be added again without classifying and hashing them again. w and len
+ * are the caller's key (raw bytes, zero padded); the rest is filled by
+ * csv_colstats_add_seen(). */
+typedef struct csv_seen {
+  uint64_t w[2];
+  uint32_t len;       /* raw length; UINT32_MAX for an empty slot */
+  uint32_t off, tlen; /* trimmed value: raw + off, tlen bytes */
+  int8_t type, bval;
+  uint8_t bad, nul; /* text: invalid UTF-8, NUL byte */
+  int32_t month;
+  uint32_t chars;
+  uint64_t hash;
+  double num;
+  int64_t secs;
+} csv_seen;
+
+/** csv_colstats_add_value() that also records what it learned in *s. */
+int csv_colstats_add_seen(csv_colstats *c, const char *p, size_t n,
+                          const csv_dialect *d, csv_value *v, csv_seen *s);
+/** Adds again a value recorded by csv_colstats_add_seen() into the same
+ * column (p: its raw bytes, for top values); same return and v->num. */
+int csv_colstats_add_again(csv_colstats *c, const char *p, const csv_seen *s,
+                           csv_value *v);
 /** Welford's update of mean and M2, and min/max, by one finite number. */
 static inline void csv_colstats_moments(csv_colstats *c, double x) {
   c->nnum++;

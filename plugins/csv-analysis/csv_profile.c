@@ -329,6 +329,78 @@ static int cancelled(const atomic_int *cancel) {
 #define BATCH_MAX_ROWS 1024
 #define ARENA_MIN (64u << 10)
 
+/* Per column, a direct-mapped memo of recent short values (raw bytes, up
+ * to 16) and what adding them learned: a value seen again skips its
+ * classification, hashing and distinct insert (csv_colstats_add_again).
+ * Results do not depend on it. A column where the memo rarely hits (mostly
+ * distinct values) stops using it for a while, then tries again. */
+#define MEMO_BITS 8
+#define MEMO_N (1u << MEMO_BITS)
+#define MEMO_MAXLEN 16
+#define MEMO_WINDOW 4096    /* lookups before judging the hit rate */
+#define MEMO_BACKOFF 262144 /* values without the memo after a poor window */
+
+typedef struct memo {
+  csv_seen *e; /* MEMO_N slots, allocated on first use */
+  uint32_t tries, hits;
+  uint64_t skip;
+} memo;
+
+static inline uint64_t low_bytes(uint64_t w, size_t n) {
+  if (n >= 8) return w;
+  if (n == 0) return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return w & (~0ULL << (64 - 8 * n));
+#else
+  return w & ((1ULL << (8 * n)) - 1);
+#endif
+}
+
+/* Adds one field of column c through its memo; same result as
+ * csv_colstats_add_value(). */
+static inline int memo_add(memo *m, csv_colstats *cs, const char *p, size_t n,
+                           const csv_dialect *d, csv_value *v) {
+  uint64_t a, b;
+  memcpy(&a, p, 8); /* in bounds: CSV_READ_PAD */
+  memcpy(&b, p + 8, 8);
+  a = low_bytes(a, n);
+  b = n > 8 ? low_bytes(b, n - 8) : 0;
+  uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ n;
+  h ^= h >> 29;
+  csv_seen *e = &m->e[(h * 0xBF58476D1CE4E5B9ULL) >> (64 - MEMO_BITS)];
+  m->tries++;
+  if (e->len == n && e->w[0] == a && e->w[1] == b) {
+    m->hits++;
+    return csv_colstats_add_again(cs, p, e, v);
+  }
+  e->w[0] = a;
+  e->w[1] = b;
+  e->len = (uint32_t)n;
+  return csv_colstats_add_seen(cs, p, n, d, v, e);
+}
+
+/* Whether column c uses its memo for the next n values. */
+static int memo_use(memo *m, size_t n) {
+  if (m->skip) {
+    m->skip = m->skip > n ? m->skip - n : 0;
+    return 0;
+  }
+  if (m->tries >= MEMO_WINDOW) {
+    int poor = m->hits < m->tries / 4;
+    m->tries = m->hits = 0;
+    if (poor) {
+      m->skip = MEMO_BACKOFF;
+      return 0;
+    }
+  }
+  if (!m->e) {
+    m->e = malloc(MEMO_N * sizeof *m->e);
+    if (!m->e) return 0;
+    for (uint32_t i = 0; i < MEMO_N; i++) m->e[i].len = UINT32_MAX;
+  }
+  return 1;
+}
+
 typedef struct batch {
   const csv_doc *doc;
   csv_partial *p;
@@ -343,6 +415,7 @@ typedef struct batch {
   char *arena;           /* unescaped fields of quoted records */
   size_t alen, acap;
   const int *slot; /* correlation slot of each column, or -1 */
+  memo *memo;      /* nc */
   shifted *sh;
   double shift[CSV_MAX_CORR];
   int has_shift[CSV_MAX_CORR];
@@ -361,11 +434,17 @@ static void batch_flush(void *ud) {
     double *num = x->num + nnum * cap;
     uint32_t k = 0;
     int s = x->slot[c];
+    memo *m = &x->memo[c];
+    int use = memo_use(m, n);
+#define ADD(i)                                                                 \
+  (use && fc[i].len <= MEMO_MAXLEN                                             \
+       ? memo_add(m, cs, fc[i].p, fc[i].len, d, &v)                            \
+       : csv_colstats_add_value(cs, fc[i].p, fc[i].len, d, &v))
     if (s < 0) {
       for (size_t i = 0; i < n; i++) {
         if (c >= x->nf[i])
           csv_colstats_add_missing(cs);
-        else if (csv_colstats_add_value(cs, fc[i].p, fc[i].len, d, &v))
+        else if (ADD(i))
           num[k++] = v.num;
       }
     } else {
@@ -377,7 +456,7 @@ static void batch_flush(void *ud) {
           csv_colstats_add_missing(cs);
           continue;
         }
-        if (!csv_colstats_add_value(cs, fc[i].p, fc[i].len, d, &v)) continue;
+        if (!ADD(i)) continue;
         num[k++] = v.num;
         if (!x->has_shift[s]) {
           x->has_shift[s] = 1;
@@ -387,6 +466,7 @@ static void batch_flush(void *ud) {
         ok[i] = 1;
       }
     }
+#undef ADD
     if (k) {
       x->numcol[nnum] = cs;
       x->numn[nnum++] = k;
@@ -443,7 +523,7 @@ static int batch_add(batch *x, const csv_reader *r) {
       if (total > x->acap) {
         size_t ncap = x->acap ? x->acap : ARENA_MIN;
         while (ncap < total) ncap *= 2;
-        char *na = realloc(x->arena, ncap);
+        char *na = realloc(x->arena, ncap + CSV_READ_PAD);
         if (!na) return -ENOMEM;
         x->arena = na;
         x->acap = ncap;
@@ -469,6 +549,9 @@ static void batch_free(batch *x) {
   free(x->numcol);
   free(x->numn);
   free(x->arena);
+  if (x->memo)
+    for (size_t c = 0; c < x->nc; c++) free(x->memo[c].e);
+  free(x->memo);
 }
 
 int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
@@ -496,8 +579,9 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   x.num = malloc((nc ? nc : 1) * x.cap * sizeof *x.num);
   x.numcol = malloc((nc ? nc : 1) * sizeof *x.numcol);
   x.numn = malloc((nc ? nc : 1) * sizeof *x.numn);
+  x.memo = calloc(nc ? nc : 1, sizeof *x.memo);
   if (rc || !slot || !x.sh || !x.f || !x.nf || !x.val || !x.ok || !x.num ||
-      !x.numcol || !x.numn) {
+      !x.numcol || !x.numn || !x.memo) {
     if (!rc) csv_reader_free(&r);
     free(slot);
     free(x.sh);

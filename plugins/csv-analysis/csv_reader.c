@@ -34,7 +34,7 @@ int csv_reader_init(csv_reader *r, const csv_src *src, const csv_dialect *d,
   r->eof = begin >= src->size;
   r->maxf = maxf ? maxf : 1;
   r->cap = CSV_BLOCK;
-  r->buf = malloc(r->cap);
+  r->buf = malloc(r->cap + CSV_READ_PAD);
   r->f = malloc(r->maxf * sizeof *r->f);
   if (!r->buf || !r->f) {
     csv_reader_free(r);
@@ -63,7 +63,7 @@ static int fill(csv_reader *r) {
   }
   if (r->len == r->cap) {
     if (r->cap >= (size_t)CSV_MAX_RECORD) return -EFBIG;
-    char *nb = realloc(r->buf, r->cap * 2);
+    char *nb = realloc(r->buf, r->cap * 2 + CSV_READ_PAD);
     if (!nb) return -ENOMEM;
     r->buf = nb;
     r->cap *= 2;

@@ -25,8 +25,8 @@ int csv_colstats_init(csv_colstats *c) {
 }
 
 /* Characters in a UTF-8 (or Latin-1) value; flags invalid UTF-8 and NULs. */
-static uint64_t text_chars(csv_colstats *c, const char *s, size_t n,
-                           int latin1) {
+static uint64_t text_chars(const char *s, size_t n, int latin1, int *badp,
+                           int *nulp) {
   const unsigned char *p = (const unsigned char *)s;
   size_t i = 0;
   uint64_t chars = 0;
@@ -62,8 +62,8 @@ static uint64_t text_chars(csv_colstats *c, const char *s, size_t n,
     }
     chars++;
   }
-  c->invalid_utf8 += (uint64_t)bad;
-  c->with_nul += (uint64_t)nul;
+  *badp = bad;
+  *nulp = nul;
   return chars;
 }
 
@@ -102,24 +102,24 @@ void csv_colstats_add_missing(csv_colstats *c) {
   c->types[CSV_T_MISSING]++;
 }
 
-int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
-                           const csv_dialect *d, csv_value *v) {
-  while (n && (*p == ' ' || *p == '\t')) p++, n--;
-  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+/* Everything a value adds once it is classified (s) and trimmed (p). The
+ * distinct counter is skipped when the value was seen before (adding a
+ * hash twice changes neither the exact set nor HyperLogLog). */
+static inline int apply_value(csv_colstats *c, const csv_seen *s, const char *p,
+                              int seen) {
+  int t = s->type;
   c->count++;
-  int t = csv_classify_trimmed(p, n, d->decimal, v);
   c->types[t]++;
   if (t == CSV_T_MISSING) {
     c->missing++;
     return 0;
   }
-  uint64_t h = csv_hash(p, n);
-  csv_distinct_add(&c->dist, h);
+  if (!seen) csv_distinct_add(&c->dist, s->hash);
   if (!c->top) c->top = calloc(1, sizeof *c->top);
-  if (c->top) csv_topk_add(c->top, h, p, n);
-  uint64_t chars = t == CSV_T_TEXT
-                       ? text_chars(c, p, n, d->encoding == CSV_ENC_LATIN1)
-                       : (uint64_t)n;
+  if (c->top) csv_topk_add(c->top, s->hash, p, s->tlen);
+  uint64_t chars = s->chars;
+  c->invalid_utf8 += s->bad;
+  c->with_nul += s->nul;
   c->nlen++;
   c->len_sum += chars;
   c->len_sumsq += (double)chars * (double)chars;
@@ -127,14 +127,12 @@ int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
   if (chars > c->len_max) c->len_max = chars;
   switch (t) {
   case CSV_T_INT:
-  case CSV_T_FLOAT: {
-    double x = v->num;
-    if (!isfinite(x)) break;
-    csv_dd_add(&c->dd, x);
+  case CSV_T_FLOAT:
+    if (!isfinite(s->num)) break;
+    csv_dd_add(&c->dd, s->num);
     return 1;
-  }
   case CSV_T_BOOL:
-    if (v->bval)
+    if (s->bval)
       c->btrue++;
     else
       c->bfalse++;
@@ -144,15 +142,58 @@ int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
     /* fallthrough */
   case CSV_T_DATE: {
     c->ndate++;
-    if (v->secs < c->date_min) c->date_min = v->secs;
-    if (v->secs > c->date_max) c->date_max = v->secs;
-    month_add(c, v->month, 1);
+    if (s->secs < c->date_min) c->date_min = s->secs;
+    if (s->secs > c->date_max) c->date_max = s->secs;
+    month_add(c, s->month, 1);
     break;
   }
   default:
     break;
   }
   return 0;
+}
+
+int csv_colstats_add_seen(csv_colstats *c, const char *p, size_t n,
+                          const csv_dialect *d, csv_value *v, csv_seen *s) {
+  const char *raw = p;
+  while (n && (*p == ' ' || *p == '\t')) p++, n--;
+  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  int t = csv_classify_trimmed(p, n, d->decimal, v);
+  s->type = (int8_t)t;
+  s->off = (uint32_t)(p - raw);
+  s->tlen = (uint32_t)n;
+  s->bad = s->nul = 0;
+  s->bval = (int8_t)(t == CSV_T_BOOL && v->bval);
+  int num = t == CSV_T_INT || t == CSV_T_FLOAT;
+  int date = t == CSV_T_DATE || t == CSV_T_DATETIME;
+  s->num = num ? v->num : 0.0;
+  s->secs = date ? v->secs : 0;
+  s->month = date ? v->month : 0;
+  if (t != CSV_T_MISSING) {
+    s->hash = csv_hash(p, n);
+    if (t == CSV_T_TEXT) {
+      int bad, nul;
+      s->chars = text_chars(p, n, d->encoding == CSV_ENC_LATIN1, &bad, &nul);
+      s->bad = (uint8_t)bad;
+      s->nul = (uint8_t)nul;
+    } else {
+      s->chars = (uint32_t)n;
+    }
+  }
+  return apply_value(c, s, p, 0);
+}
+
+int csv_colstats_add_again(csv_colstats *c, const char *p, const csv_seen *s,
+                           csv_value *v) {
+  v->type = s->type;
+  v->num = s->num;
+  return apply_value(c, s, p + s->off, 1);
+}
+
+int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
+                           const csv_dialect *d, csv_value *v) {
+  csv_seen s;
+  return csv_colstats_add_seen(c, p, n, d, v, &s);
 }
 
 void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
