@@ -177,6 +177,21 @@ typedef struct cfg_oauth {
   cfg_mark_t mark; /* where `oauth:` is */
 } cfg_oauth_t;
 
+/* reminders: the appointment-reminder service (core/assistant). Strings
+ * are never NULL after config_build (defaults filled in). */
+typedef struct cfg_reminders {
+  char *public_url;              /* RSVP links; default server.public_url, else
+                                    http://<first listen address> */
+  char *email_notifier;          /* instance name or "dry-run" (default) */
+  char *call_notifier;           /* instance name or "dry-run" (default) */
+  char *from_email;              /* default "reminders@localhost" */
+  char *from_name;               /* default "assistd" */
+  uint64_t horizon_ms;           /* default 60 days (1d..366d) */
+  uint64_t dispatch_interval_ms; /* default 30 s (1s..1h) */
+  uint64_t rsvp_ttl_ms;          /* default 14 days (1s..365d) */
+  cfg_mark_t mark;               /* where `reminders:` is (line 0: absent) */
+} cfg_reminders_t;
+
 typedef struct config {
   char *file;     /* main file path as given */
   cfg_doc_t *doc; /* owned: keeps nodes and marks alive */
@@ -190,6 +205,7 @@ typedef struct config {
   cfg_jobs_t jobs;
   cfg_auth_t auth;
   cfg_oauth_t oauth;
+  cfg_reminders_t reminders;
   cfg_instance_t *instances;
   size_t ninstances;
 } config_t;

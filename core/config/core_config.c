@@ -61,6 +61,17 @@
  *         tenant: common           # microsoft only
  *         scopes: openid email     # string or list
  *         extra_params: "a=b"      # replaces the kind's defaults ("" none)
+ *   reminders:                     # appointment reminders (core/assistant)
+ *     public_url: https://assist.example.org  # RSVP links; default
+ *                                  # server.public_url, else the first
+ *                                  # listen address
+ *     email_notifier: dry-run      # instance name, or dry-run (records the
+ *     call_notifier: dry-run       #   rendered message without sending)
+ *     from_email: reminders@example.org  # sender of reminder e-mails
+ *     from_name: Assistant
+ *     horizon: 60d                 # plan events starting within (1d..366d)
+ *     dispatch_interval: 30s       # outbox pass (1s..1h)
+ *     rsvp_ttl: 14d                # RSVP link lifetime (1s..365d)
  *   plugin_dir: ../build/plugins   # relative to the main file's dir;
  *                                  # default <main file dir>/plugins
  *   include: conf.d                # file, directory (*.yaml, *.yml in name
@@ -95,8 +106,11 @@
 #define N_(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const top_keys[] = {
-    "server", "log",   "storage",    "secrets", "jobs",
-    "auth",   "oauth", "plugin_dir", "include", "plugins"};
+    "server", "log",       "storage",    "secrets", "jobs",   "auth",
+    "oauth",  "reminders", "plugin_dir", "include", "plugins"};
+static const char *const reminders_keys[] = {
+    "public_url", "email_notifier", "call_notifier",     "from_email",
+    "from_name",  "horizon",        "dispatch_interval", "rsvp_ttl"};
 static const char *const oauth_keys[] = {"redirect_base", "done_url",
                                          "state_ttl",     "refresh_margin",
                                          "ca_file",       "providers"};
@@ -870,6 +884,98 @@ static void oauth_free(cfg_oauth_t *o) {
   free(o->providers);
 }
 
+/* ---------------- reminders ---------------- */
+
+static int notifier_ok(const char *s) {
+  return strcmp(s, "dry-run") == 0 || valid_ident(s);
+}
+
+static void build_reminders(bctx_t *c, const cfg_node_t *n,
+                            cfg_reminders_t *r) {
+  r->horizon_ms = 60 * DAY_MS;
+  r->dispatch_interval_ms = 30000;
+  r->rsvp_ttl_ms = 14 * DAY_MS;
+  if (!cfg_is_null(n) && n->kind != CFG_MAP) {
+    ERR(c, n->mark, "reminders: expected a map, not %s", cfg_kind_name(n));
+    return;
+  }
+  if (cfg_is_null(n)) return;
+  r->mark = n->mark;
+  check_keys(c, n, reminders_keys, N_(reminders_keys), "reminders");
+  get_url(c, n, "public_url", "reminders.public_url", 0, &r->public_url);
+  static const char *const which[] = {"email_notifier", "call_notifier"};
+  char **outs[] = {&r->email_notifier, &r->call_notifier};
+  for (size_t i = 0; i < 2; i++) {
+    char path[48], shown[96];
+    snprintf(path, sizeof path, "reminders.%s", which[i]);
+    get_string(c, n, which[i], path, outs[i]);
+    if (*outs[i] && !notifier_ok(*outs[i]))
+      ERR(c, cfg_map_get(n, which[i])->mark,
+          "%s: %s is neither dry-run nor an instance name ([a-z0-9_-])", path,
+          cfg_show(cfg_map_get(n, which[i]), shown, sizeof shown));
+  }
+  get_string(c, n, "from_email", "reminders.from_email", &r->from_email);
+  if (r->from_email &&
+      (!strchr(r->from_email, '@') || strpbrk(r->from_email, " \r\n<>")))
+    ERR(c, cfg_map_get(n, "from_email")->mark,
+        "reminders.from_email: expected an email address");
+  get_string(c, n, "from_name", "reminders.from_name", &r->from_name);
+  if (r->from_name && strpbrk(r->from_name, "\r\n"))
+    ERR(c, cfg_map_get(n, "from_name")->mark,
+        "reminders.from_name: one line of text");
+  get_units(c, n, "horizon", "reminders.horizon", 0, DAY_MS, 366 * DAY_MS,
+            &r->horizon_ms);
+  get_units(c, n, "dispatch_interval", "reminders.dispatch_interval", 0, 1000,
+            3600000, &r->dispatch_interval_ms);
+  get_units(c, n, "rsvp_ttl", "reminders.rsvp_ttl", 0, 1000, 365 * DAY_MS,
+            &r->rsvp_ttl_ms);
+}
+
+/* Defaults that depend on other sections; a named notifier must be a
+ * configured instance. */
+static void finish_reminders(bctx_t *c, config_t *cfg, const cfg_node_t *n) {
+  cfg_reminders_t *r = &cfg->reminders;
+  const char *which[] = {"email_notifier", "call_notifier"};
+  char **outs[] = {&r->email_notifier, &r->call_notifier};
+  for (size_t i = 0; i < 2; i++) {
+    if (!*outs[i]) {
+      *outs[i] = xstrdup("dry-run");
+      continue;
+    }
+    if (!notifier_ok(*outs[i]) || strcmp(*outs[i], "dry-run") == 0)
+      continue; /* reported by build_reminders */
+    size_t k = 0;
+    while (k < cfg->ninstances && strcmp(cfg->instances[k].name, *outs[i])) k++;
+    if (k == cfg->ninstances)
+      ERR(c, cfg_map_get(n, which[i])->mark,
+          "reminders.%s: no plugin instance named '%s'", which[i], *outs[i]);
+  }
+  if (!r->from_email) r->from_email = xstrdup("reminders@localhost");
+  if (!r->from_name) r->from_name = xstrdup("assistd");
+  if (!r->public_url && cfg->server.public_url)
+    r->public_url = xstrdup(cfg->server.public_url);
+  if (!r->public_url && cfg->server.nlisten) {
+    const cfg_listen_t *l = &cfg->server.listen[0];
+    const char *h = strcmp(l->host, "0.0.0.0") == 0 ? "127.0.0.1"
+                    : strcmp(l->host, "::") == 0    ? "[::1]"
+                                                    : l->host;
+    r->public_url = strchr(h, ':') && h[0] != '['
+                        ? xasprintf("http://[%s]:%d", h, l->port)
+                        : xasprintf("http://%s:%d", h, l->port);
+  }
+  if (!r->public_url) r->public_url = xstrdup("http://127.0.0.1:8080");
+  size_t len = strlen(r->public_url);
+  while (len > 0 && r->public_url[len - 1] == '/') r->public_url[--len] = 0;
+}
+
+static void reminders_free(cfg_reminders_t *r) {
+  free(r->public_url);
+  free(r->email_notifier);
+  free(r->call_notifier);
+  free(r->from_email);
+  free(r->from_name);
+}
+
 /* ---------------- the whole file ---------------- */
 
 static void check_storage(bctx_t *c, const cfg_node_t *root, char *storage) {
@@ -945,6 +1051,7 @@ static config_t *build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
   build_auth(&c, cfg_map_get(root, "auth"), &cfg->auth);
   build_oauth(&c, cfg_map_get(root, "oauth"), &cfg->oauth,
               cfg->server.public_url);
+  build_reminders(&c, cfg_map_get(root, "reminders"), &cfg->reminders);
   if (!c.bad) default_secrets(cfg);
   /* include: was followed by cfg_doc_load(); its shape was checked there. */
   const cfg_node_t *pl = cfg_map_get(root, "plugins");
@@ -954,6 +1061,7 @@ static config_t *build(cfg_doc_t *doc, const char *file, cfg_errors_t *errs,
     ERR(&c, pl->mark, "plugins: expected a list of plugin instances, not %s",
         cfg_kind_name(pl));
   }
+  finish_reminders(&c, cfg, cfg_map_get(root, "reminders"));
   if (c.bad && !keep) {
     config_free(cfg);
     return NULL;
@@ -1017,6 +1125,7 @@ void config_free(config_t *cfg) {
   free(cfg->auth.client_addr_header);
   free(cfg->auth.bootstrap_admin);
   oauth_free(&cfg->oauth);
+  reminders_free(&cfg->reminders);
   for (size_t i = 0; i < cfg->ninstances; i++) {
     free(cfg->instances[i].name);
     free(cfg->instances[i].plugin);

@@ -409,6 +409,44 @@ static void auth_schema(jw_t *w) {
   jw_close(w, "}");
 }
 
+static void reminders_schema(jw_t *w) {
+  jw_key(w, "reminders");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "appointment reminders (core/assistant): notifiers, sender, "
+          "planning horizon, outbox pace and RSVP links");
+  jw_kstr(w, "type", "object");
+  jw_kraw(w, "additionalProperties", "false");
+  jw_key(w, "properties");
+  jw_open(w, "{");
+  jw_key(w, "public_url");
+  jw_open(w, "{");
+  jw_kstr(w, "description",
+          "base URL of the RSVP links in reminders; default "
+          "server.public_url, else the first listen address");
+  jw_kstr(w, "type", "string");
+  jw_kstr(w, "pattern", "^(https?://|\\$\\{)");
+  jw_close(w, "}");
+  prop_str(w, "email_notifier",
+           "plugin instance that sends reminder e-mails, or dry-run (records "
+           "the rendered message without sending)",
+           "dry-run");
+  prop_str(w, "call_notifier",
+           "plugin instance that places reminder calls, or dry-run", "dry-run");
+  prop_str(w, "from_email", "sender address of reminder e-mails",
+           "reminders@localhost");
+  prop_str(w, "from_name", "sender name of reminder e-mails", "assistd");
+  prop_ref(w, "horizon", "plan events starting within this time (1d..366d)",
+           "60d", "duration");
+  prop_ref(w, "dispatch_interval",
+           "how often the outbox looks for due reminders (1s..1h)", "30s",
+           "duration");
+  prop_ref(w, "rsvp_ttl", "lifetime of RSVP links (1s..365d)", "14d",
+           "duration");
+  jw_close(w, "}");
+  jw_close(w, "}");
+}
+
 static void oauth_schema(jw_t *w) {
   static const char *const kinds[] = {"google", "microsoft", "generic"};
   jw_key(w, "oauth");
@@ -776,6 +814,7 @@ void config_schema_json(const assist_plugin_t *const *plugins, size_t n,
   jobs_schema(&w);
   auth_schema(&w);
   oauth_schema(&w);
+  reminders_schema(&w);
   prop_str(&w, "plugin_dir",
            "directory of plugin shared objects, relative to this file",
            "plugins");
