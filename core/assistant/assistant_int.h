@@ -38,6 +38,13 @@ void outbox_stop(assistant_t *a);
 void outbox_wake(assistant_t *a, int64_t due_ms);
 /* assistant_delivery_event() (assistant.h) is defined in outbox.c. */
 
+/* ---- dryrun.c ---- */
+/** The built-in "dry-run" notifier: sends nothing, reports ASSIST_OK with
+ * provider message id "dry-run-<delivery id>" (the outbox stores the
+ * rendered message on every delivery). Calls done before returning 0. */
+int dryrun_send(const assist_message_t *msg, assist_send_done_cb done,
+                void *arg);
+
 /* ---- deliveries_api.c ---- */
 int deliveries_api_routes(assistant_t *a, router_t *r, auth_t *auth);
 
