@@ -20,7 +20,17 @@ const char *channel_name(channel_t c) {
 
 int planner_plan(const policy_chain_t *chain, const plan_input_t *in,
                  plan_t *out) {
-  memset(out, 0, sizeof *out);
+  /* Every field written, without clearing 5 KB of reason text. */
+  out->n = 0;
+  out->internal = out->vip = out->has_location = out->weekend_event = 0;
+  for (size_t i = 0; i < PLAN_MAX_ITEMS; i++) {
+    plan_item_t *it = &out->items[i];
+    it->offset_s = 0;
+    it->channel = CHANNEL_NONE;
+    it->scheduled_ms = 0;
+    it->skipped = 0;
+    it->reason[0] = '\0';
+  }
   if (!in || !in->prefs || !in->ev) return 0;
   if (!chain) chain = policy_default_chain();
   /* Every configured offset yields an item; the steps decide the rest. */

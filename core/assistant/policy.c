@@ -57,21 +57,45 @@
 
 /* ---- reasons ---- */
 
-static void r_cat(plan_item_t *it, const char *s) {
-  size_t n = strlen(it->reason);
+/* Appends s at reason + n (n: the current length); returns the new one. */
+static size_t r_put(plan_item_t *it, size_t n, const char *s) {
   size_t k = strlen(s);
   if (n + k >= PLAN_REASON_MAX) k = PLAN_REASON_MAX - 1 - n;
   memcpy(it->reason + n, s, k);
   it->reason[n + k] = '\0';
+  return n + k;
 }
 
-/* Starts a new phrase: "; " unless the reason is empty. */
+/* One phrase from up to four pieces (NULL: none), "; " before it unless
+ * the reason is empty; no printf: the bench plans a million events. */
+static void r_phrase(plan_item_t *it, const char *a, const char *b,
+                     const char *c, const char *d) {
+  size_t n = strnlen(it->reason, PLAN_REASON_MAX - 1);
+  if (n) n = r_put(it, n, "; ");
+  n = r_put(it, n, a);
+  if (b) n = r_put(it, n, b);
+  if (c) n = r_put(it, n, c);
+  if (d) r_put(it, n, d);
+}
+
 static void r_add(plan_item_t *it, const char *s) {
-  if (it->reason[0]) r_cat(it, "; ");
-  r_cat(it, s);
+  r_phrase(it, s, NULL, NULL, NULL);
 }
 
-/* "24h", "30m", "1h30m", "90s", "1d2h" style durations into b (>= 24). */
+static void r_cat(plan_item_t *it, const char *s) {
+  r_put(it, strnlen(it->reason, PLAN_REASON_MAX - 1), s);
+}
+
+static char *put_uint(char *p, uint64_t v) {
+  char tmp[24];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10), v /= 10;
+  while (v);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+/* "24h", "30m", "1h30m", "90s" style durations into b (>= 24 bytes). */
 static const char *dur_str(int64_t s, char *b) {
   char *p = b;
   if (s < 0) *p++ = '-', s = -s;
@@ -80,9 +104,10 @@ static const char *dur_str(int64_t s, char *b) {
     return b;
   }
   int64_t h = s / 3600, m = s / 60 % 60, sec = s % 60;
-  if (h) p += sprintf(p, "%lldh", (long long)h);
-  if (m) p += sprintf(p, "%lldm", (long long)m);
-  if (sec) sprintf(p, "%llds", (long long)sec);
+  if (h) p = put_uint(p, (uint64_t)h), *p++ = 'h';
+  if (m) p = put_uint(p, (uint64_t)m), *p++ = 'm';
+  if (sec) p = put_uint(p, (uint64_t)sec), *p++ = 's';
+  *p = '\0';
   return b;
 }
 
@@ -142,18 +167,17 @@ static int is_internal(const plan_input_t *in) {
   return 1;
 }
 
-static int contains_ci(const char *hay, const char *needle) {
-  size_t n = strlen(needle);
-  for (; *hay; hay++)
-    if (strncasecmp(hay, needle, n) == 0) return 1;
-  return 0;
-}
-
 /* A physical location: not empty, not a URL, not an online meeting. */
 static int physical_location(const char *loc) {
   if (!loc) return 0;
   while (isspace((unsigned char)*loc)) loc++;
   if (!*loc) return 0;
+  char low[256]; /* the first 255 bytes decide */
+  size_t n = 0;
+  for (; loc[n] && n < sizeof low - 1; n++)
+    low[n] = (char)tolower((unsigned char)loc[n]);
+  low[n] = '\0';
+  /* One pass: a keyword is only compared where its first letter is. */
   static const char *const online[] = {
       "://",         "www.",        "zoom",       "meet.google",
       "google meet", "hangout",     "teams",      "webex",
@@ -161,8 +185,11 @@ static int physical_location(const char *loc) {
       "whereby.com", "gotomeeting", "bluejeans",  "conference call",
       "phone call",  "dial-in",     "video call",
   };
-  for (size_t i = 0; i < sizeof online / sizeof online[0]; i++)
-    if (contains_ci(loc, online[i])) return 0;
+  for (size_t p = 0; p < n; p++)
+    for (size_t i = 0; i < sizeof online / sizeof online[0]; i++)
+      if (online[i][0] == low[p] &&
+          strncmp(low + p, online[i], strlen(online[i])) == 0)
+        return 0;
   return 1;
 }
 
@@ -220,10 +247,13 @@ static int64_t quiet_began(const prefs_t *p, const tz_t *z,
                        p->quiet_start_min % 60, 0, NULL);
 }
 
+/* "quiet hours 22:00-07:00" into b (>= 24 bytes) */
 static void quiet_phrase(const prefs_t *p, char *b) {
   char s[8], e[8];
-  sprintf(b, "quiet hours %s-%s", hhmm(p->quiet_start_min, s),
-          hhmm(p->quiet_end_min, e));
+  strcpy(b, "quiet hours ");
+  strcat(b, hhmm(p->quiet_start_min, s));
+  strcat(b, "-");
+  strcat(b, hhmm(p->quiet_end_min, e));
 }
 
 static int weekend_day(int wday) {
@@ -234,32 +264,33 @@ static int weekend_day(int wday) {
 static void choose_channel(const plan_input_t *in, plan_t *plan,
                            plan_item_t *it) {
   const prefs_t *p = in->prefs;
-  char b[64], d[24];
+  const char *why, *thr = NULL;
+  char d[24];
   switch (p->channel) {
   case PREFS_CH_CALL:
     it->channel = CHANNEL_CALL;
-    strcpy(b, "call (channel preference)");
+    why = "call (channel preference)";
     break;
   case PREFS_CH_BOTH:
+    thr = dur_str(p->escalation_threshold_s, d);
     if (it->offset_s <= p->escalation_threshold_s) {
       it->channel = CHANNEL_CALL;
-      sprintf(b, "call (within escalation threshold %s)",
-              dur_str(p->escalation_threshold_s, d));
+      why = "call (within escalation threshold ";
     } else {
       it->channel = CHANNEL_EMAIL;
-      sprintf(b, "email (before escalation threshold %s)",
-              dur_str(p->escalation_threshold_s, d));
+      why = "email (before escalation threshold ";
     }
     break;
   default:
     it->channel = CHANNEL_EMAIL;
-    strcpy(b, "email (channel preference)");
+    why = "email (channel preference)";
   }
   if (it->channel == CHANNEL_CALL && !p->phone[0]) {
     it->channel = CHANNEL_EMAIL;
-    strcpy(b, "email (no phone number for a call)");
+    why = "email (no phone number for a call)";
+    thr = NULL;
   }
-  r_add(it, b);
+  r_phrase(it, why, thr, thr ? ")" : NULL, NULL);
   (void)plan;
 }
 
@@ -311,10 +342,9 @@ static int step_base(const plan_input_t *in, plan_t *plan, void *ud) {
   for (size_t i = 0; i < plan->n; i++) {
     plan_item_t *it = &plan->items[i];
     if (it->skipped) continue;
-    char b[96], d[24];
+    char d[24];
     int64_t off = it->offset_s;
-    sprintf(b, "%s before", dur_str(off, d));
-    r_add(it, b);
+    r_phrase(it, dur_str(off, d), " before", NULL, NULL);
     if (off % DAY_S == 0) {
       /* The same local wall time, off/86400 days earlier. */
       if (!have_local) tz_to_local(z, start, &sl), have_local = 1;
@@ -325,13 +355,11 @@ static int step_base(const plan_input_t *in, plan_t *plan, void *ud) {
       int64_t real = (start - it->scheduled_ms) / MS;
       if (adj) {
         char hm[8];
-        sprintf(b, "local %s does not exist (DST), moved forward",
-                hhmm(sl.hour * 60 + sl.minute, hm));
-        r_add(it, b);
+        r_phrase(it, "local ", hhmm(sl.hour * 60 + sl.minute, hm),
+                 " does not exist (DST), moved forward", NULL);
       } else if (real != off) {
-        sprintf(b, "same local time across a DST change (%s)",
-                dur_str(real, d));
-        r_add(it, b);
+        r_phrase(it, "same local time across a DST change (", dur_str(real, d),
+                 ")", NULL);
       }
     } else {
       it->scheduled_ms = start - off * MS;
@@ -359,13 +387,13 @@ static int step_travel(const plan_input_t *in, plan_t *plan, void *ud) {
   (void)ud;
   int64_t buf = in->prefs->travel_buffer_s;
   if (!plan->has_location || buf <= 0 || in->ev->all_day) return 0;
-  char b[64], d[24];
-  sprintf(b, "moved %s earlier for travel", dur_str(buf, d));
+  char d[24];
+  dur_str(buf, d);
   for (size_t i = 0; i < plan->n; i++) {
     plan_item_t *it = &plan->items[i];
     if (it->skipped) continue;
     it->scheduled_ms -= buf * MS;
-    r_add(it, b);
+    r_phrase(it, "moved ", d, " earlier for travel", NULL);
   }
   return 0;
 }
@@ -383,9 +411,9 @@ static int step_all_day(const plan_input_t *in, plan_t *plan, void *ud) {
   memset(it, 0, sizeof *it);
   it->offset_s = (midnight - at) / MS;
   it->scheduled_ms = at;
-  char b[64], hm[8];
-  sprintf(b, "all-day event: the evening before at %s", hhmm(am, hm));
-  r_add(it, b);
+  char hm[8];
+  r_phrase(it, "all-day event: the evening before at ", hhmm(am, hm), NULL,
+           NULL);
   choose_channel(in, plan, it);
   apply_internal(in, plan, it);
   apply_vip(in, plan, it);
@@ -425,7 +453,7 @@ static void fix_quiet_call(const plan_input_t *in, const tz_t *z,
   tz_local_t l;
   tz_to_local(z, it->scheduled_ms, &l);
   if (!in_quiet(in->prefs, &l)) return;
-  char q[40], b[120], hm[8];
+  char q[40], hm[8];
   quiet_phrase(in->prefs, q);
   int64_t earlier = quiet_began(in->prefs, z, &l) - 60 * MS;
   int ok = earlier > in->now_ms;
@@ -436,13 +464,14 @@ static void fix_quiet_call(const plan_input_t *in, const tz_t *z,
   if (ok && in_quiet(in->prefs, &el)) ok = 0;
   if (ok) {
     it->scheduled_ms = earlier;
-    snprintf(b, sizeof b, "%smoved earlier to %s (%s)", prefix,
-             hhmm(el.hour * 60 + el.minute, hm), q);
+    r_phrase(it, prefix, "moved earlier to ",
+             hhmm(el.hour * 60 + el.minute, hm), " (");
+    r_cat(it, q);
+    r_cat(it, ")");
   } else {
     it->channel = CHANNEL_EMAIL;
-    snprintf(b, sizeof b, "%semail (a call would fall in %s)", prefix, q);
+    r_phrase(it, prefix, "email (a call would fall in ", q, ")");
   }
-  r_add(it, b);
 }
 
 static int step_quiet(const plan_input_t *in, plan_t *plan, void *ud) {

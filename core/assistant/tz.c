@@ -108,24 +108,51 @@ static int64_t rule_local(const tz_rule_t *r, int64_t y) {
   return day * 86400 + r->time_s;
 }
 
-static int32_t footer_offset(const tz_footer_t *f, int64_t t) {
-  if (!f->has_dst) return f->std_off;
+/* The offset at t by the footer rule; [*lo, *hi) is an interval around
+ * t with that same offset (not necessarily the largest one). */
+static int32_t footer_offset(const tz_footer_t *f, int64_t t, int64_t *lo,
+                             int64_t *hi) {
+  if (!f->has_dst) {
+    *lo = INT64_MIN, *hi = INT64_MAX;
+    return f->std_off;
+  }
   int64_t y;
   int m, d;
   civil_from_days(floor_div(t + f->std_off, 86400), &y, &m, &d);
   int64_t s = rule_local(&f->start, y) - f->std_off;
   int64_t e = rule_local(&f->end, y) - f->dst_off;
-  if (s < e) return (t >= s && t < e) ? f->dst_off : f->std_off;
-  /* southern hemisphere: DST spans the new year */
-  return (t >= e && t < s) ? f->std_off : f->dst_off;
+  int in_dst;
+  int64_t a = s < e ? s : e, b = s < e ? e : s; /* a <= b */
+  if (t < a)
+    *lo = t, *hi = a;
+  else if (t < b)
+    *lo = a, *hi = b;
+  else
+    *lo = b, *hi = t + 1;
+  if (s < e)
+    in_dst = t >= s && t < e;
+  else /* southern hemisphere: DST spans the new year */
+    in_dst = !(t >= e && t < s);
+  return in_dst ? f->dst_off : f->std_off;
 }
 
-static int32_t offset_at(const tz_t *z, int64_t t) {
-  if (z->ntrans == 0)
-    return z->footer.present ? footer_offset(&z->footer, t) : z->first_off;
-  if (t < z->trans[0]) return z->first_off;
-  if (t >= z->trans[z->ntrans - 1] && z->footer.present)
-    return footer_offset(&z->footer, t);
+static int32_t offset_lookup(const tz_t *z, int64_t t, int64_t *ilo,
+                             int64_t *ihi) {
+  if (z->ntrans == 0) {
+    if (z->footer.present) return footer_offset(&z->footer, t, ilo, ihi);
+    *ilo = INT64_MIN, *ihi = INT64_MAX;
+    return z->first_off;
+  }
+  if (t < z->trans[0]) {
+    *ilo = INT64_MIN, *ihi = z->trans[0];
+    return z->first_off;
+  }
+  int64_t last = z->trans[z->ntrans - 1];
+  if (t >= last && z->footer.present) {
+    int32_t off = footer_offset(&z->footer, t, ilo, ihi);
+    if (*ilo < last) *ilo = last;
+    return off;
+  }
   size_t lo = 0, hi = z->ntrans; /* trans[lo] <= t < trans[hi] */
   while (hi - lo > 1) {
     size_t mid = lo + (hi - lo) / 2;
@@ -134,7 +161,25 @@ static int32_t offset_at(const tz_t *z, int64_t t) {
     else
       hi = mid;
   }
+  *ilo = z->trans[lo];
+  *ihi = hi < z->ntrans ? z->trans[hi] : INT64_MAX;
   return z->trans_off[lo];
+}
+
+/* Per-thread: the last interval looked up. Plans convert many nearby
+ * instants of one zone, so most lookups end here. */
+static _Thread_local struct {
+  const tz_t *z;
+  int64_t lo, hi;
+  int32_t off;
+} last_iv;
+
+static int32_t offset_at(const tz_t *z, int64_t t) {
+  if (last_iv.z == z && t >= last_iv.lo && t < last_iv.hi) return last_iv.off;
+  int64_t lo, hi;
+  int32_t off = offset_lookup(z, t, &lo, &hi);
+  last_iv.z = z, last_iv.lo = lo, last_iv.hi = hi, last_iv.off = off;
+  return off;
 }
 
 /* ---- POSIX TZ string ---- */
@@ -420,15 +465,28 @@ const tz_t *tz_get(const char *name) {
   return z;
 }
 
+/* Per-thread: the last day converted to a date. */
+static _Thread_local struct {
+  int64_t days;
+  int year, month, day, valid;
+} last_day;
+
 void tz_to_local(const tz_t *z, int64_t utc_ms, tz_local_t *out) {
   int64_t t = floor_div(utc_ms, 1000);
   int32_t off = offset_at(z, t);
   int64_t l = t + off;
   int64_t days = floor_div(l, 86400);
   int64_t sod = l - days * 86400;
-  int64_t y;
-  civil_from_days(days, &y, &out->month, &out->day);
-  out->year = (int)y;
+  if (!last_day.valid || last_day.days != days) {
+    int64_t y;
+    civil_from_days(days, &y, &last_day.month, &last_day.day);
+    last_day.year = (int)y;
+    last_day.days = days;
+    last_day.valid = 1;
+  }
+  out->year = last_day.year;
+  out->month = last_day.month;
+  out->day = last_day.day;
   out->hour = (int)(sod / 3600);
   out->minute = (int)(sod / 60 % 60);
   out->second = (int)(sod % 60);
