@@ -99,6 +99,45 @@ static int parse_number_long(const char *p, size_t n, char dec, double *out,
   return 1;
 }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CSV_SWAR_DIGITS 1
+/* 1 if the 8 bytes of w (little-endian) are all ASCII digits. */
+static inline int eight_digits(uint64_t w) {
+  return !((w & 0xF0F0F0F0F0F0F0F0ULL) ^ 0x3030303030303030ULL) &&
+         !(((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^
+           0x3030303030303030ULL);
+}
+/* Their value, first byte most significant (three multiplies). */
+static inline uint64_t eight_value(uint64_t w) {
+  w -= 0x3030303030303030ULL;
+  w = (w * 10) + (w >> 8);
+  w = (((w & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+       (((w >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
+      32;
+  return w;
+}
+#endif
+
+/* Reads a run of digits at p[*i..n) into *m (m = m * 10 + digit each,
+ * wrapping past 19 digits, which the caller then rejects). */
+static inline void read_digits(const char *p, size_t n, size_t *ip,
+                               uint64_t *mp) {
+  size_t i = *ip;
+  uint64_t m = *mp;
+#ifdef CSV_SWAR_DIGITS
+  while (i + 8 <= n) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    if (!eight_digits(w)) break;
+    m = m * 100000000ULL + eight_value(w);
+    i += 8;
+  }
+#endif
+  while (i < n && isdig(p[i])) m = m * 10 + (uint64_t)(p[i++] - '0');
+  *ip = i;
+  *mp = m;
+}
+
 /* The same with a fast path for numbers of at most 19 digits in all
  * (leading zeros included): then every digit fits the 64-bit mantissa, so
  * the mantissa is simply all digits read as one integer and the decimal
@@ -114,13 +153,13 @@ static int parse_number(const char *p, size_t n, char dec, double *out,
   }
   uint64_t m = 0;
   size_t s0 = i;
-  while (i < n && isdig(p[i])) m = m * 10 + (uint64_t)(p[i++] - '0');
+  read_digits(p, n, &i, &m);
   size_t ni = i - s0, nfrac = 0;
   int frac = 0;
   if (i < n && p[i] == dec) {
     frac = 1;
     size_t s1 = ++i;
-    while (i < n && isdig(p[i])) m = m * 10 + (uint64_t)(p[i++] - '0');
+    read_digits(p, n, &i, &m);
     nfrac = i - s1;
   }
   size_t digits = ni + nfrac;
