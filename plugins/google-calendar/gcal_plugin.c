@@ -727,9 +727,11 @@ static void watched(void *ud, const assist_http_response_t *resp) {
   op_end(g);
 }
 
+/* A channel is replaced when it has less than this left: two sync
+ * intervals, at least ten minutes. */
 static int64_t renew_margin_ms(gcal_t *g) {
   int64_t m = 2 * g->host->opt_int(g->inst, "sync_interval");
-  return m > 3600 * 1000 ? m : 3600 * 1000;
+  return m > 600 * 1000 ? m : 600 * 1000;
 }
 
 /* Opens a channel when push is configured and there is none, or the one
@@ -1220,7 +1222,7 @@ static const assist_option_t gcal_options[] = {
     {.name = "channel_ttl",
      .type = ASSIST_OPT_DURATION,
      .default_value = "7d",
-     .min = 60000,
+     .min = 3600000,
      .max = 2592000000.0,
      .description = "lifetime asked for push channels (renewed before they "
                     "expire)"},
