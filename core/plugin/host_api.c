@@ -166,6 +166,8 @@ static const char *h_strerror(int err) {
     return "expired";
   case ASSIST_EREAUTH:
     return "needs re-authorization (connect the account again)";
+  case ASSIST_EAMBIGUOUS:
+    return "may or may not have been carried out (reconcile)";
   case ASSIST_ASYNC:
     return "will complete asynchronously";
   }

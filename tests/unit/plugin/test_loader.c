@@ -98,6 +98,20 @@ static void test_older_minor_loads(void **s) {
   close_and_check(&loop, inst, 1000);
 }
 
+/* The same against the frozen 1.1 header (tests/fixtures/abi11). */
+static void test_minor_1_1_loads(void **s) {
+  (void)s;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[512];
+  instance_t *inst = create(&loop, "abi11", "old11", err, sizeof err);
+  assert_non_null(inst);
+  assert_int_equal(instance_desc(inst)->abi_minor, 1);
+  assert_true(ASSIST_ABI_MINOR > 1);
+  assert_non_null(instance_routes(inst));
+  close_and_check(&loop, inst, 1000);
+}
+
 static void test_refusals(void **s) {
   (void)s;
   expect_refusal("/nonexistent/plugin.so", "cannot open plugin");
@@ -235,6 +249,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_good_loads_and_is_shared),
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_older_minor_loads),
+      cmocka_unit_test(test_minor_1_1_loads),
       cmocka_unit_test(test_not_a_shared_object),
       cmocka_unit_test(test_unsafe_permissions),
       cmocka_unit_test(test_replaced_file_loads_afresh),
