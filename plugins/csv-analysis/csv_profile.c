@@ -521,7 +521,7 @@ static int batch_add(batch *x, const csv_reader *r) {
       row = 0;
       x->nf[0] = (uint32_t)r->nf;
       if (total > x->acap) {
-        size_t ncap = x->acap ? x->acap : ARENA_MIN;
+        size_t ncap = x->acap;
         while (ncap < total) ncap *= 2;
         char *na = realloc(x->arena, ncap + CSV_READ_PAD);
         if (!na) return -ENOMEM;
@@ -580,8 +580,10 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   x.numcol = malloc((nc ? nc : 1) * sizeof *x.numcol);
   x.numn = malloc((nc ? nc : 1) * sizeof *x.numn);
   x.memo = calloc(nc ? nc : 1, sizeof *x.memo);
+  x.acap = ARENA_MIN; /* never NULL: empty quoted fields point into it */
+  x.arena = malloc(x.acap + CSV_READ_PAD);
   if (rc || !slot || !x.sh || !x.f || !x.nf || !x.val || !x.ok || !x.num ||
-      !x.numcol || !x.numn || !x.memo) {
+      !x.numcol || !x.numn || !x.memo || !x.arena) {
     if (!rc) csv_reader_free(&r);
     free(slot);
     free(x.sh);

@@ -878,6 +878,30 @@ static void t_numbers_exact(void **s) {
   assert_true(v.num == strtod("1.2345678901234567890123", NULL));
 }
 
+/* Quoted records go through the profiler's arena: empty and short quoted
+ * values, one over the arena's size, mixed with plain ones. */
+static void t_profile_quoted_values(void **s) {
+  (void)s;
+  csv_buf b = {0};
+  csv_buf_puts(&b, "a,b,c\n");
+  for (int i = 0; i < 3000; i++) {
+    if (i % 3 == 0)
+      csv_buf_printf(&b, "\"\",\"x%d\",\"\"\n", i % 7);
+    else
+      csv_buf_printf(&b, "%d,x%d,\n", i % 5, i % 7);
+  }
+  csv_buf_puts(&b, "1,\"");
+  for (int i = 0; i < 100000; i++) csv_buf_putc(&b, 'y');
+  csv_buf_puts(&b, "\",2\n");
+  json_object *rep = tu_report(b.p, b.len, NULL, NULL);
+  assert_int_equal(tu_num(rep, "rows"), 3001);
+  json_object *c0 = tu_col(rep, 0), *c1 = tu_col(rep, 1);
+  assert_int_equal(tu_num(c0, "missing"), 1000);
+  assert_int_equal(tu_num(c1, "distinct.value"), 8);
+  json_object_put(rep);
+  csv_buf_free(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_comma),
@@ -934,6 +958,7 @@ int main(void) {
       cmocka_unit_test(t_reader_random),
       cmocka_unit_test(t_reader_block_edges),
       cmocka_unit_test(t_numbers_exact),
+      cmocka_unit_test(t_profile_quoted_values),
   };
   return cmocka_run_group_tests_name("csv_parser", tests, NULL, NULL);
 }
