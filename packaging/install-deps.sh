@@ -12,7 +12,7 @@ BUILD="meson ninja-build pkg-config gcc libc6-dev libuv1-dev libcurl4-openssl-de
   libpq-dev libjson-c-dev libsodium-dev libyaml-dev libical-dev libsqlite3-dev
   libpcre2-dev libssl-dev node-llhttp python3 tzdata"
 TEST="libcmocka-dev clang libclang-rt-14-dev postgresql curl openssl chromium
-  python3-minimal"
+  python3-minimal python3-aiosmtpd"
 BENCH="wrk nginx-light python3-pandas datamash redis-server celery
   python3-celery python3-redis time"
 

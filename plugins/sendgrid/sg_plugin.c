@@ -25,6 +25,9 @@
 #include <time.h>
 
 #include "assist/plugin.h"
+#ifdef ASSIST_MAIL_TEST_ROUTE
+#include "mail_test_route.h"
+#endif
 #include "sg_mail.h"
 #include "sg_verify.h"
 
@@ -264,10 +267,10 @@ static void event_stored(void *ud, int status) {
   hook_batch_t *b = ud;
   if (status == ASSIST_OK)
     b->applied++;
-  else if (status == ASSIST_ENOENT)
-    b->unknown++;
+  else if (status == ASSIST_ENOENT || status == ASSIST_EINVAL)
+    b->unknown++; /* not ours, or not a change the assistant takes */
   else
-    b->failed = 1;
+    b->failed = 1; /* storage: answer 503 so that SendGrid retries */
   batch_settle(b);
 }
 
@@ -363,7 +366,7 @@ static int on_webhook(assist_request_t *req, void *ud) {
     int rc = h->delivery_event(s->inst, &de, event_stored, b);
     if (rc != ASSIST_OK) {
       b->pending--;
-      if (rc == ASSIST_ENOENT)
+      if (rc == ASSIST_ENOENT || rc == ASSIST_EINVAL)
         b->unknown++;
       else
         b->failed = 1;
@@ -390,7 +393,6 @@ static int sg_init(const assist_host_api_t *host, assist_instance_t *inst,
                    void **state) {
   if (!ASSIST_HOST_HAS(host, http_request) ||
       !ASSIST_HOST_HAS(host, provider_register) ||
-      !ASSIST_HOST_HAS(host, delivery_event) ||
       !ASSIST_HOST_HAS(host, http_header)) {
     host->log(inst, ASSIST_LOG_ERROR,
               "sendgrid needs a host with ABI 1.2 (outbound HTTP, providers)");
@@ -431,6 +433,12 @@ static int sg_init(const assist_host_api_t *host, assist_instance_t *inst,
   s->max_age_s = host->opt_int(inst, "webhook_max_age") / 1000;
   const char *pk = host->opt_string(inst, "webhook_public_key");
   if (pk && *pk) {
+    if (!ASSIST_HOST_HAS(host, delivery_event)) {
+      host->log(inst, ASSIST_LOG_ERROR,
+                "the webhook needs a host that takes delivery events");
+      rc = ASSIST_ENOTSUP;
+      goto fail;
+    }
     s->key = sg_key_parse(pk);
     if (!s->key) {
       host->log(inst, ASSIST_LOG_ERROR,
@@ -466,6 +474,10 @@ static int sg_init(const assist_host_api_t *host, assist_instance_t *inst,
               host->strerror(rc));
     goto fail;
   }
+#ifdef ASSIST_MAIL_TEST_ROUTE
+  if ((rc = mail_test_route_add(host, inst, sg_send, s)) != ASSIST_OK)
+    goto fail;
+#endif
   s->m_sends =
       host->metric_register(inst, ASSIST_METRIC_COUNTER, "sendgrid_sends_total",
                             "Mail sends by result.", NULL, 0);
