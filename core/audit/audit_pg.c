@@ -2,8 +2,8 @@
 #include "audit_pg.h"
 
 #include "common/alloc.h"
+#include "store/pq_lazy.h"
 
-#include <libpq-fe.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -319,6 +319,11 @@ static const audit_sink_ops_t pg_ops = {
 
 int audit_pg_sink_new(const char *uri, audit_sink_t *out, char *err,
                       size_t errlen) {
+  const char *why;
+  if (pq_lazy_load(&why) < 0) { /* libpq is opened on first use */
+    if (err && errlen) snprintf(err, errlen, "%s", why);
+    return -ELIBACC;
+  }
   struct pg_sink *s = xcalloc(1, sizeof *s);
   s->uri = xstrdup(uri);
   int rc = connect_now(s, err, errlen);

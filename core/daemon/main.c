@@ -16,12 +16,12 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "httpc/curl_lazy.h"
 #include "metrics/metrics.h"
 #include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
 #include "plugin/services.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>

@@ -12,9 +12,9 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "httpc/curl_lazy.h"
 #include "plugin/host_oauth.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +123,11 @@ oauth_provider_cfg_t *daemon_oauth_config(const config_t *cfg,
 int daemon_oauth_start(assistd_t *d, const config_t *cfg) {
   if (cfg->oauth.nproviders == 0) return 0;
   if (!d->curl_on) {
+    const char *why;
+    if (curl_lazy_load(&why) < 0) {
+      fprintf(stderr, "assistd: oauth: %s\n", why);
+      return -1;
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
       fprintf(stderr, "assistd: cannot initialise libcurl\n");
       return -1;

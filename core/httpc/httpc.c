@@ -204,6 +204,11 @@ int httpc_new(uv_loop_t *loop, const httpc_opts_t *opts, httpc_t **out) {
   if (!loop || !out) return -EINVAL;
   if (!opts) opts = &none;
   if (opts->ca_file && !*opts->ca_file) return -EINVAL;
+  const char *why;
+  if (curl_lazy_load(&why) < 0) { /* libcurl is opened on first use */
+    log_kv(LOG_ERROR, LOGC, "cannot load libcurl", "error", why, NULL);
+    return -ELIBACC;
+  }
 
   httpc_t *ctx = xcalloc(1, sizeof *ctx);
   ctx->loop = loop;

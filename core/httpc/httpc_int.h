@@ -16,7 +16,7 @@
 #include "../common/buf.h"
 #include "../metrics/metrics.h"
 
-#include <curl/curl.h>
+#include "curl_lazy.h"
 
 typedef struct httpc_req httpc_req_t;
 

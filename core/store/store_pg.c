@@ -24,12 +24,13 @@
  */
 #include "store_priv.h"
 
+#include "pq_lazy.h"
+
 #include "../common/alloc.h"
 #include "../common/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libpq-fe.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -717,6 +718,11 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai) {
 }
 
 static int pg_open(store_t *s, const char *uri) {
+  const char *why;
+  if (pq_lazy_load(&why) < 0) { /* libpq is opened on first use */
+    log_kv(LOG_ERROR, "store", "open failed", "error", why, NULL);
+    return -ELIBACC;
+  }
   pgpool_t *p = xcalloc(1, sizeof(*p));
   p->s = s;
   s->be = p;

@@ -1,0 +1,64 @@
+/*
+ * lazylib.h: shared libraries opened on first use instead of at start-up.
+ *
+ * Why: every library the daemon links is mapped, relocated and partly
+ * paged in when the process starts, used or not. libpq (with its
+ * LDAP/Kerberos/GnuTLS tree), libcurl (with OpenSSL, nghttp2, ssh2...) and
+ * libical (with ICU and libstdc++) cost about 7 MB of resident memory
+ * together, yet most configurations never call them: libpq only for
+ * postgresql:// storage, libcurl only for OAuth providers and outbound
+ * HTTP, libical only for cron schedules in a zone other than UTC. So the
+ * core compiles against their headers but does not link them; the first
+ * call dlopen()s the library and resolves a table of symbols.
+ *
+ * Each library has a small header (core/httpc/curl_lazy.h,
+ * core/store/pq_lazy.h, core/jobs/ical_lazy.h) that lists the functions
+ * the core uses and redefines each name as a call through the table, so
+ * call sites read as ordinary library calls. A function missing from a
+ * list fails to link (the library is not on the link line), never at run
+ * time.
+ *
+ * Code that starts using a library (opening PostgreSQL storage, creating
+ * the HTTP client, a time zone) calls lazylib_load() first and reports its
+ * message ("postgresql storage needs libpq.so.5: <dlerror>"). A call
+ * through the table that finds the library missing prints that message
+ * and aborts: it means an entry point forgot the check.
+ *
+ * Thread-safe: loading is serialised; the outcome, success or failure, is
+ * kept for the life of the process. The library is never closed.
+ */
+#ifndef ASSIST_LAZYLIB_H
+#define ASSIST_LAZYLIB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+typedef struct lazylib {
+  const char *soname;       /* e.g. "libpq.so.5" */
+  const char *needed_by;    /* e.g. "postgresql storage", for the message */
+  const char *const *names; /* n symbol names, in slot order */
+  void **slots;             /* n addresses, filled by lazylib_load */
+  size_t n;
+  pthread_mutex_t mu;
+  atomic_int state; /* 0 not tried, 1 loaded, -1 failed */
+  char err[512];
+} lazylib_t;
+
+/* A static initialiser; names and slots are arrays of the same length. */
+#define LAZYLIB_INIT(so, who, names_, slots_)                                  \
+  {                                                                            \
+    .soname = (so), .needed_by = (who), .names = (names_), .slots = (slots_),  \
+    .n = sizeof(names_) / sizeof((names_)[0]), .mu = PTHREAD_MUTEX_INITIALIZER \
+  }
+
+/* Loads l once. Returns 0, or -ELIBACC with *err (if err) pointing at a
+ * message owned by l that names the library, who needs it and why it
+ * could not be loaded. */
+int lazylib_load(lazylib_t *l, const char **err);
+
+/* The address of symbol i, loading l if needed; aborts with the message
+ * when l cannot be loaded. For the per-library call macros. */
+void *lazylib_sym(lazylib_t *l, size_t i);
+
+#endif
