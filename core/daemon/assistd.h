@@ -58,7 +58,7 @@ struct assistd {
   secrets_keyring_t *ring; /* master keys, loaded at start */
   audit_svc_t *audit;      /* the audit log's thread */
   auth_t *auth;            /* accounts, sessions, tokens, the /api gate */
-  httpc_t *httpc;          /* outbound HTTP; only with oauth providers */
+  httpc_t *httpc;          /* outbound HTTP: oauth, or a plugin's first request */
   oauth_t *oauth;          /* OAuth2 connections; NULL without providers */
   int curl_on;             /* curl_global_init done (cleanup at exit) */
   api_ctx_t api;           /* what /api handlers reach */
@@ -90,6 +90,12 @@ oauth_provider_cfg_t *daemon_oauth_config(const config_t *cfg,
 /** Registers the connections API (core/oauth) on r when OAuth is on, its
  * principal being auth_gate's. Returns 0 or -1 (a route clash). */
 int daemon_oauth_routes(assistd_t *d, router_t *r);
+
+/** Hands the plugin host the shared outbound HTTP client (http_glue.c):
+ * d->httpc, created on the first plugin request when OAuth has not
+ * created it; daemon_http_stop() before the client is closed. */
+void daemon_http_start(assistd_t *d);
+void daemon_http_stop(void);
 
 /** Limits for the HTTP server from the configuration. */
 void http_limits_from_config(const cfg_server_t *s, http_limits_t *out);

@@ -251,6 +251,7 @@ static void httpc_closed(void *arg) {
 static void oauth_closed(void *arg) {
   assistd_t *d = arg;
   host_oauth_set(NULL);
+  daemon_http_stop();
   if (d->httpc) {
     httpc_t *h = d->httpc;
     d->httpc = NULL;
@@ -501,6 +502,7 @@ static void store_opened(store_t *s, int status, const char *errmsg,
     boot_failed(d);
     return;
   }
+  daemon_http_start(d); /* plugins share OAuth's client, or create it */
   d->api.jobs = d->jobs;
   d->api.audit = d->audit;
 
