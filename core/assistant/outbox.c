@@ -199,6 +199,16 @@ static const store_stmt_t q_escalate = {
     " ON CONFLICT (event_id, offset_s, channel) DO NOTHING",
     NULL};
 
+/* A copy of at most max bytes of s (cut at a UTF-8 boundary), or NULL
+ * for NULL or "". */
+static char *dup_max(const char *s, size_t max) {
+  if (!s || !*s) return NULL;
+  size_t n = strnlen(s, max);
+  if (s[n] != '\0')
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+  return xstrndup(s, n);
+}
+
 /* ---------------- the dispatcher ---------------- */
 
 /* a->dispatching: 0 idle, 1 a pass is running, 2 and another was asked
@@ -645,11 +655,9 @@ static void send_done(void *arg, const assist_send_result_t *res) {
   d->status = res ? res->status : ASSIST_EIO;
   d->retry_after_s = res ? res->retry_after_s : 0;
   free(d->provider_id);
-  d->provider_id = res && res->provider_message_id && *res->provider_message_id
-                       ? xstrndup(res->provider_message_id, 255)
-                       : NULL;
-  set_error(d, res && res->error && *res->error ? res->error : NULL);
-  if (d->error && strlen(d->error) > 500) d->error[500] = '\0';
+  d->provider_id = dup_max(res ? res->provider_message_id : NULL, 255);
+  free(d->error);
+  d->error = dup_max(res ? res->error : NULL, 500);
   apply_result(d);
 }
 
@@ -1128,10 +1136,6 @@ static void ev_found(store_t *s, int status, const char *errmsg,
   store_req_bind_text(r, e->detail ? e->detail : "");
   store_req_bind_int(r, store_now_ms());
   store_req_submit(r, ev_applied, e);
-}
-
-static char *dup_max(const char *s, size_t max) {
-  return s && *s ? xstrndup(s, max) : NULL;
 }
 
 void assistant_delivery_event(assistant_t *a, const char *instance,
