@@ -492,9 +492,189 @@ def test_smtp():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# ------------------------------------------------ through the real outbox
+
+def ec_key(tmp):
+    """A P-256 key made with the OpenSSL CLI: (pem path, base64 DER SPKI)."""
+    pem = os.path.join(tmp, "wh.pem")
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey",
+                    "-noout", "-out", pem], check=True, capture_output=True)
+    der = subprocess.run(["openssl", "ec", "-in", pem, "-pubout", "-outform",
+                          "DER"], check=True, capture_output=True).stdout
+    return pem, base64.b64encode(der).decode()
+
+
+def ec_sign(pem, data):
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", pem],
+                         input=data, check=True, capture_output=True).stdout
+    return base64.b64encode(sig).decode()
+
+
+def feed(tmp, start):
+    """An ICS file with one event starting at `start` (Unix s, UTC)."""
+    t = time.gmtime(start)
+    e = time.gmtime(start + 1800)
+    fmt = "%Y%m%dT%H%M%SZ"
+    path = os.path.join(tmp, "feed.ics")
+    with open(path, "w", newline="") as f:
+        f.write("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\n"
+                "BEGIN:VEVENT\r\nUID:mail-e2e-%d@assist.example\r\n"
+                "DTSTAMP:%s\r\nDTSTART:%s\r\nDTEND:%s\r\n"
+                "SUMMARY:Dentist\r\nORGANIZER:mailto:org@clinic.example\r\n"
+                "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:admin@test\r\n"
+                "END:VEVENT\r\nEND:VCALENDAR\r\n" % (
+                    start, time.strftime(fmt), time.strftime(fmt, t),
+                    time.strftime(fmt, e)))
+    return path
+
+
+def outbox_daemon(tmp, notifier_entry):
+    """A daemon whose outbox sends through notifier instance "mail", with
+    one event due for a reminder about 20 s from now (offset 10m). None
+    when this daemon has no assistant yet."""
+    ics = feed(tmp, int(time.time()) + 600 + 20)
+    plugins = notifier_entry + plugin_entry(
+        "cal", os.path.join(PLUGIN_DIR, "ics-feed", "ics-feed.so"),
+        {"path": ics, "user": "admin@test", "refresh": "2s"})
+    extra = storage() + (
+        "reminders:\n  email_notifier: mail\n"
+        "  from_email: scheduler@clinic.example\n  from_name: Clinic\n"
+        "  dispatch_interval: 1s\n")
+    try:
+        d = Daemon(base_config(extra, plugins))
+    except AssertionError as e:
+        if "unknown key" in str(e) or "ics-feed" in str(e):
+            return None
+        raise
+    st, _, _ = d.request("GET", "/api/deliveries")
+    if st == 404:
+        d.stop()
+        return None
+    st, _, body = d.request(
+        "PUT", "/api/users/%d/preferences" % d.admin_id,
+        body=json.dumps({"timezone": "UTC", "email": "pat@example.com",
+                         "channel": "email", "offsets": ["10m"],
+                         "quiet_hours": None}),
+        headers={"Content-Type": "application/json"})
+    assert st in (200, 204), (st, body)
+    return d
+
+
+def wait_delivery(d, pred, timeout=90):
+    def find():
+        st, _, body = d.request("GET", "/api/deliveries")
+        assert st == 200, (st, body)
+        js = json.loads(body)
+        rows = js if isinstance(js, list) else (js.get("deliveries") or
+                                               js.get("items") or [])
+        return next((r for r in rows if pred(r)), None)
+    return wait_for_value(find, timeout)
+
+
+def wait_for_value(fn, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.25)
+    raise AssertionError("timed out")
+
+
+def test_outbox_smtp_and_sendgrid():
+    tmp = tempfile.mkdtemp(prefix="assist-it-outbox-")
+    try:
+        sink = start_sink(tmp, "sink")
+        if sink is None:
+            SKIPPED.append("outbox: python3-aiosmtpd is not installed")
+            print("SKIPPED: " + SKIPPED[-1], flush=True)
+            return
+        d = outbox_daemon(tmp, plugin_entry(
+            "mail", os.path.join(PLUGIN_DIR, "smtp", "smtp.so"),
+            {"url": sink[0]}))
+        if d is None:
+            SKIPPED.append("outbox: this daemon has no reminders service "
+                           "yet (GET /api/deliveries is 404)")
+            print("SKIPPED: " + SKIPPED[-1], flush=True)
+            return
+        with d:
+            row = wait_delivery(d, lambda r: r["state"] == "sent")
+            files = received(sink[1])
+            with open(files[0], "rb") as f:
+                msg = email.message_from_binary_file(
+                    f, policy=email.policy.default)
+            assert msg["Message-ID"] == row["provider_message_id"], (
+                msg["Message-ID"], row)
+            assert msg["X-RcptTo"] == "pat@example.com"
+            alt = msg.get_payload()[0]
+            parts = {p.get_content_type(): p for p in alt.iter_parts()}
+            assert set(parts) >= {"text/plain", "text/html",
+                                  "text/calendar"}, list(parts)
+            cal = parts["text/calendar"]
+            method = [ln[7:] for ln in cal.get_content().splitlines()
+                      if ln.startswith("METHOD:")]
+            assert method and cal.get_param("method") == method[0], (
+                cal.get_param("method"), method)
+            d.stop()
+
+        if not os.path.exists(SPEC) or subprocess.run(
+                [os.path.join(HARNESS, "prism-npm.sh")]).returncode != 0:
+            print("SKIPPED: outbox via SendGrid (no Prism)", flush=True)
+            return
+        out = subprocess.run([os.path.join(HARNESS, "prism-start.sh"), tmp,
+                              SPEC], capture_output=True, text=True,
+                             timeout=180)
+        assert out.returncode == 0, out.stderr
+        url = out.stdout.strip().split("=", 1)[1]
+        pem, pub = ec_key(tmp)
+        d = outbox_daemon(tmp, plugin_entry(
+            "mail", os.path.join(PLUGIN_DIR, "sendgrid", "sendgrid.so"),
+            {"api_base": url, "api_key": API_KEY,
+             "webhook_public_key": pub}))
+        with d:
+            row = wait_delivery(d, lambda r: r["state"] == "sent")
+            plog = open(os.path.join(tmp, "prism.log")).read()
+            assert "The request passed the validation rules" in plog
+            assert "Violation:" not in plog, plog[-3000:]
+            events = json.dumps([{
+                "email": "pat@example.com", "event": "delivered",
+                "delivery_id": str(row["id"]), "sg_event_id": "e2e-ev-1",
+                "sg_message_id": "e2eMsg.filter-1",
+                "timestamp": int(time.time())}]).encode() + b"\r\n"
+            ts = str(int(time.time()))
+
+            def post(body, sig):
+                return d.request("POST", "/api/webhooks/sendgrid/mail",
+                                 body=body, auth=False, headers={
+                                     "Content-Type": "application/json",
+                                     "X-Twilio-Email-Event-Webhook-Timestamp":
+                                         ts,
+                                     "X-Twilio-Email-Event-Webhook-Signature":
+                                         sig})
+            good = ec_sign(pem, ts.encode() + events)
+            bad = events.replace(b"delivered", b"bounce\x20\x20\x20")
+            st, _, body = post(bad, good)
+            assert st == 403, (st, body)
+            assert delivery_events(d) == 0
+            st, _, body = post(events, good)
+            assert st == 200 and json.loads(body)["applied"] == 1, (st, body)
+            wait_delivery(d, lambda r: r["id"] == row["id"] and
+                          r["state"] == "delivered", 10)
+            st, _, body = post(events, good)   # a replay changes nothing
+            assert st == 200, (st, body)
+            assert delivery_events(d) == 1
+            d.stop()
+            assert API_KEY not in d.logs()
+    finally:
+        for f in glob.glob(os.path.join(tmp, "*.pid")):
+            stop_pid(f)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     tests = [test_sendgrid_requests_validate_against_prism,
-             test_sendgrid_results, test_webhook_signatures, test_smtp]
+             test_sendgrid_results, test_webhook_signatures, test_smtp,
+             test_outbox_smtp_and_sendgrid]
     try:
         run(tests)
     except SystemExit as e:
