@@ -14,6 +14,7 @@
 #define ASSIST_DAEMON_H
 
 #include "api/api.h"
+#include "assistant/assistant.h"
 #include "audit/audit_svc.h"
 #include "auth/auth.h"
 #include "config/config.h"
@@ -60,6 +61,7 @@ struct assistd {
   auth_t *auth;            /* accounts, sessions, tokens, the /api gate */
   httpc_t *httpc;          /* outbound HTTP: oauth, or a plugin's first request */
   oauth_t *oauth;          /* OAuth2 connections; NULL without providers */
+  assistant_t *assistant;  /* appointment reminders (core/assistant) */
   int curl_on;             /* curl_global_init done (cleanup at exit) */
   api_ctx_t api;           /* what /api handlers reach */
   uint64_t reloads_ok, reloads_failed;
@@ -96,6 +98,14 @@ int daemon_oauth_routes(assistd_t *d, router_t *r);
  * created it; daemon_http_stop() before the client is closed. */
 void daemon_http_start(assistd_t *d);
 void daemon_http_stop(void);
+
+/** The reminders service (assistant_glue.c): options from cfg (strings
+ * borrowed from cfg); start after store, jobs, keyring and audit log
+ * (before jobs_start); reconfigure on reload; its routes on r. */
+void daemon_assistant_opts(const config_t *cfg, assistant_opts_t *out);
+int daemon_assistant_start(assistd_t *d, const config_t *cfg);
+void daemon_assistant_reconfigure(assistd_t *d, const config_t *cfg);
+int daemon_assistant_routes(assistd_t *d, router_t *r);
 
 /** Limits for the HTTP server from the configuration. */
 void http_limits_from_config(const cfg_server_t *s, http_limits_t *out);

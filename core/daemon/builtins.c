@@ -115,6 +115,8 @@ int builtins_add(assistd_t *d, router_t *r, const config_t *cfg) {
   if (daemon_oauth_routes(d, r) != 0) rc = -1;
   /* Jobs, schedules and audit (core/api; admins only). */
   if (api_add_routes(r, &d->api) != 0) rc = -1;
+  /* Reminders: preferences, events, plans, deliveries, RSVP pages. */
+  if (daemon_assistant_routes(d, r) != 0) rc = -1;
   if (cfg->server.static_dir) {
     /* The generation's config owns static_dir, and outlives its router. */
     rc |= router_add(r, "GET", "/ui/{path*}", 0, ui_static,

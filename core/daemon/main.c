@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "httpc/curl_lazy.h"
 #include "metrics/metrics.h"
+#include "plugin/host_assistant.h"
 #include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
 #include "plugin/services.h"
@@ -130,6 +131,7 @@ static void reload_apply(uv_work_t *req, int status) {
     config_free(j->cfg);
   }
   if (gen) {
+    daemon_assistant_reconfigure(d, gen->cfg);
     d->reloads_ok++;
     char id[16], details[48];
     snprintf(id, sizeof id, "%u", gen->id);
@@ -169,7 +171,8 @@ static void start_reload(assistd_t *d) {
 /* ---------------- shutdown ----------------
  * HTTP drains first (requests finish on their generation), then every
  * plugin instance stops, then the OAuth service and the outbound HTTP
- * client (only with oauth providers), then the auth service waits for its
+ * client (only with oauth providers), then the reminders service waits
+ * for its storage requests and sends, then the auth service waits for its
  * store requests and password hashing, then the job engine waits for its
  * handlers and writes, then the store closes, then the signal handles: the
  * loop ends when nothing is left. */
@@ -237,7 +240,7 @@ static void auth_closed(void *arg) {
   }
 }
 
-static void httpc_closed(void *arg) {
+static void assistant_closed(void *arg) {
   assistd_t *d = arg;
   if (d->auth) {
     auth_t *a = d->auth;
@@ -245,6 +248,20 @@ static void httpc_closed(void *arg) {
     auth_close(a, auth_closed, d);
   } else {
     auth_closed(d);
+  }
+}
+
+/* The reminders service after the plugin instances (no calendar_put can
+ * arrive any more) and before the job engine it queues work on. */
+static void httpc_closed(void *arg) {
+  assistd_t *d = arg;
+  host_assistant_set(NULL);
+  if (d->assistant) {
+    assistant_t *a = d->assistant;
+    d->assistant = NULL;
+    assistant_close(a, assistant_closed, d);
+  } else {
+    assistant_closed(d);
   }
 }
 
@@ -505,6 +522,13 @@ static void store_opened(store_t *s, int status, const char *errmsg,
   daemon_http_start(d); /* plugins share OAuth's client, or create it */
   d->api.jobs = d->jobs;
   d->api.audit = d->audit;
+  /* Reminders: after jobs, keyring and audit log, before any instance
+   * starts (calendar sources sync at once) and before jobs_start. */
+  if (daemon_assistant_start(d, cfg) != 0) {
+    config_free(cfg);
+    boot_failed(d);
+    return;
+  }
 
   cfg_errors_t errs = {0};
   generation_t *gen = generation_build(d, cfg, NULL, &errs);
