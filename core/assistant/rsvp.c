@@ -281,6 +281,9 @@ static void load(rreq_t *r, store_done_cb cb) {
   store_req_submit(q, cb, r);
 }
 
+static void audit(struct rreq *r, const char *action, const char *outcome,
+                  const char *details);
+
 /* Common checks after loading; 0 when the page may go on. */
 static int loaded_ok(rreq_t *r, int status, store_res_t *res) {
   if (status != 0) {
@@ -290,6 +293,11 @@ static int loaded_ok(rreq_t *r, int status, store_res_t *res) {
     return -1;
   }
   if (store_res_rows(res, 1) > 0) {
+    if (r->post) {
+      char details[64];
+      snprintf(details, sizeof details, "{\"response\":\"%s\"}", r->response);
+      audit(r, "rsvp.respond", "replay", details);
+    }
     page_msg(r->req, 410, "This link was already used",
              "Your answer was recorded when you used this link before. To "
              "change it, use your calendar.");
@@ -349,7 +357,7 @@ static void h_get(http_request_t *req, void *ud) {
 
 /* ---------------- POST ---------------- */
 
-static void audit(rreq_t *r, const char *action, const char *outcome,
+static void audit(struct rreq *r, const char *action, const char *outcome,
                   const char *details) {
   if (!r->a->audit) return;
   char actor[32], target[32], subject[24];
