@@ -52,6 +52,27 @@ typedef struct lazylib {
     .n = sizeof(names_) / sizeof((names_)[0]), .mu = PTHREAD_MUTEX_INITIALIZER \
   }
 
+/* A library header lists the functions the core calls as FUNCS(X), one
+ * X(name) each, then declares its table with LAZYLIB_DECLARE(var, FUNCS):
+ * slot indices LAZYLIB_<name>, `extern lazylib_t var` and
+ * `int var_load(const char **err)` (lazylib_load on var). Its .c file has
+ * LAZYLIB_DEFINE(var, soname, needed_by, FUNCS). LAZYLIB_CALL(var, name)
+ * is the function, typed as the library header declares it. */
+#define LAZYLIB_INDEX(f) LAZYLIB_##f,
+#define LAZYLIB_NAME(f) #f,
+#define LAZYLIB_DECLARE(var, FUNCS)                                            \
+  enum { FUNCS(LAZYLIB_INDEX) };                                               \
+  extern lazylib_t var;                                                        \
+  int var##_load(const char **err)
+#define LAZYLIB_DEFINE(var, so, who, FUNCS)                                    \
+  static const char *const var##_names[] = {FUNCS(LAZYLIB_NAME)};              \
+  static void *var##_slots[sizeof(var##_names) / sizeof(var##_names[0])];      \
+  lazylib_t var = LAZYLIB_INIT(so, who, var##_names, var##_slots);             \
+  int var##_load(const char **err) {                                           \
+    return lazylib_load(&var, err);                                            \
+  }
+#define LAZYLIB_CALL(var, f) ((__typeof__(&f))lazylib_sym(&(var), LAZYLIB_##f))
+
 /* Loads l once. Returns 0, or -ELIBACC with *err (if err) pointing at a
  * message owned by l that names the library, who needs it and why it
  * could not be loaded. */

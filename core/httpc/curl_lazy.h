@@ -5,7 +5,8 @@
  * function the core calls is listed in CURL_LAZY_FUNCS and redefined below
  * as a call through the table; the list and the redefinitions must agree.
  * libcurl is needed only with OAuth providers or outbound HTTP, so
- * httpc_new() and daemon_oauth_start() call curl_lazy_load() first.
+ * httpc_new() and the daemon's glue that initialises libcurl
+ * (oauth_glue.c, http_glue.c) call curl_lazy_load() first.
  *
  * The redefinitions replace curl's compile-time type checks of
  * curl_easy_setopt/getinfo (typecheck-gcc.h); the variadic calls still go
@@ -43,16 +44,10 @@
   X(curl_url_set)                                                              \
   X(curl_version_info)
 
-#define CURL_LAZY_ENUM(f) CURL_LAZY_##f,
-enum { CURL_LAZY_FUNCS(CURL_LAZY_ENUM) CURL_LAZY_N };
-#undef CURL_LAZY_ENUM
-
-extern lazylib_t curl_lazy;
-
-/* 0, or -ELIBACC with *err: "outbound HTTP needs libcurl.so.4: ...". */
-int curl_lazy_load(const char **err);
-
-#define CURL_LAZY(f) ((__typeof__(&f))lazylib_sym(&curl_lazy, CURL_LAZY_##f))
+/* curl_lazy_load(&err): 0, or -ELIBACC with err "outbound HTTP needs
+ * libcurl.so.4: ...". */
+LAZYLIB_DECLARE(curl_lazy, CURL_LAZY_FUNCS);
+#define CURL_LAZY(f) LAZYLIB_CALL(curl_lazy, f)
 
 #undef curl_easy_getinfo
 #undef curl_easy_setopt

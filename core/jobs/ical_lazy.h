@@ -19,16 +19,10 @@
   X(icaltimezone_get_utc_offset_of_utc_time)                                   \
   X(icaltimezone_get_utc_timezone)
 
-#define ICAL_LAZY_ENUM(f) ICAL_LAZY_##f,
-enum { ICAL_LAZY_FUNCS(ICAL_LAZY_ENUM) ICAL_LAZY_N };
-#undef ICAL_LAZY_ENUM
-
-extern lazylib_t ical_lazy;
-
-/* 0, or -ELIBACC with *err: "a cron time zone needs libical.so.3: ...". */
-int ical_lazy_load(const char **err);
-
-#define ICAL_LAZY(f) ((__typeof__(&f))lazylib_sym(&ical_lazy, ICAL_LAZY_##f))
+/* ical_lazy_load(&err): 0, or -ELIBACC with err "a cron time zone needs
+ * libical.so.3: ...". */
+LAZYLIB_DECLARE(ical_lazy, ICAL_LAZY_FUNCS);
+#define ICAL_LAZY(f) LAZYLIB_CALL(ical_lazy, f)
 
 #define icaltime_from_timet_with_zone(...)                                     \
   ICAL_LAZY(icaltime_from_timet_with_zone)(__VA_ARGS__)

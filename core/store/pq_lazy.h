@@ -53,16 +53,10 @@
   X(PQtransactionStatus)                                                       \
   X(PQunescapeBytea)
 
-#define PQ_LAZY_ENUM(f) PQ_LAZY_##f,
-enum { PQ_LAZY_FUNCS(PQ_LAZY_ENUM) PQ_LAZY_N };
-#undef PQ_LAZY_ENUM
-
-extern lazylib_t pq_lazy;
-
-/* 0, or -ELIBACC with *err: "postgresql storage needs libpq.so.5: ...". */
-int pq_lazy_load(const char **err);
-
-#define PQ_LAZY(f) ((__typeof__(&f))lazylib_sym(&pq_lazy, PQ_LAZY_##f))
+/* pq_lazy_load(&err): 0, or -ELIBACC with err "postgresql storage needs
+ * libpq.so.5: ...". */
+LAZYLIB_DECLARE(pq_lazy, PQ_LAZY_FUNCS);
+#define PQ_LAZY(f) LAZYLIB_CALL(pq_lazy, f)
 
 #define PQclear(...) PQ_LAZY(PQclear)(__VA_ARGS__)
 #define PQcmdTuples(...) PQ_LAZY(PQcmdTuples)(__VA_ARGS__)
