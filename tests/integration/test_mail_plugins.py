@@ -171,7 +171,7 @@ def test_sendgrid_requests_validate_against_prism():
             r = send(d, "sg", message(to="pat@invalid_domain"))
             assert r["status"] == EINVAL, r
             assert "(400)" in r["error"], r
-            d.stop()
+            assert d.stop() == 0, d.logs()[-3000:]
             logs = d.logs()
         assert API_KEY not in logs and API_KEY[3:] not in logs
         plog = open(tmp + "/prism.log").read()
@@ -262,7 +262,7 @@ def test_sendgrid_results():
             r = send(d, "sg", message(subject="Hi\r\nBcc: x@evil.example"))
             assert r["status"] == EINVAL, r
             assert len(Stub.seen) == n + 1
-            d.stop()
+            assert d.stop() == 0, d.logs()[-3000:]
             logs = d.logs()
         assert API_KEY not in logs and API_KEY[3:] not in logs, \
             "API key in the log"
@@ -344,6 +344,7 @@ def test_webhook_signatures():
         logs = d.logs()
         assert logs.count("webhook refused") == len(refused), logs[-3000:]
         assert "hello@world.com" not in logs
+        assert d.stop() == 0, d.logs()[-3000:]
 
 
 # ---------------------------------------------------------------- SMTP
@@ -482,7 +483,7 @@ def test_smtp():
             # Only the two good messages arrived anywhere.
             assert len(glob.glob(os.path.join(plain[1], "new", "*"))) == 1
             assert len(glob.glob(os.path.join(tls[1], "new", "*"))) == 1
-            d.stop()
+            assert d.stop() == 0, d.logs()[-3000:]
             logs = d.logs()
         assert SMTP_PASSWORD not in logs, "SMTP password in the log"
         assert "Ihr Termin" not in logs, "message body in the log"
@@ -615,7 +616,7 @@ def test_outbox_smtp_and_sendgrid():
                       if ln.startswith("METHOD:")]
             assert method and cal.get_param("method") == method[0], (
                 cal.get_param("method"), method)
-            d.stop()
+            assert d.stop() == 0, d.logs()[-3000:]
 
         if not os.path.exists(SPEC) or subprocess.run(
                 [os.path.join(HARNESS, "prism-npm.sh")]).returncode != 0:
@@ -663,7 +664,7 @@ def test_outbox_smtp_and_sendgrid():
             st, _, body = post(events, good)   # a replay changes nothing
             assert st == 200, (st, body)
             assert delivery_events(d) == 1
-            d.stop()
+            assert d.stop() == 0, d.logs()[-3000:]
             assert API_KEY not in d.logs()
     finally:
         for f in glob.glob(os.path.join(tmp, "*.pid")):
