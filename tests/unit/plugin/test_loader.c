@@ -9,7 +9,9 @@
 #include "metrics/metrics.h"
 #include "plugin/instance.h"
 #include "plugin/lib.h"
+#include "plugin/providers.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,6 +201,110 @@ static void test_init_failure_releases_everything(void **s) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- the provider registry (providers.h, ABI 1.2 provider_register) ---- */
+
+static int g_sent;
+
+static int fake_send(void *ud, const assist_message_t *msg,
+                     assist_send_done_cb done, void *arg) {
+  (void)msg;
+  g_sent += *(int *)ud;
+  assist_send_result_t r = {.struct_size = sizeof r, .status = ASSIST_OK};
+  done(arg, &r);
+  return 0;
+}
+
+static int g_rsvp;
+
+static int fake_rsvp(void *ud, const assist_rsvp_t *r,
+                     void (*done)(void *arg, int status), void *arg) {
+  (void)ud;
+  (void)r;
+  g_rsvp++;
+  done(arg, ASSIST_OK);
+  return 0;
+}
+
+static void send_done(void *arg, const assist_send_result_t *res) {
+  *(int *)arg = res->status == ASSIST_OK ? 1 : -1;
+}
+
+static void rsvp_done(void *arg, int status) {
+  *(int *)arg = status == ASSIST_OK ? 1 : -1;
+}
+
+static void test_providers_registry(void **s) {
+  (void)s;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  char err[512];
+  instance_t *a = create(&loop, "good", "mailer", err, sizeof err);
+  assert_non_null(a);
+  int one = 1, ten = 10;
+  assist_provider_t email = {.struct_size = sizeof email,
+                             .kind = ASSIST_PROVIDER_NOTIFIER,
+                             .channel = "email",
+                             .send = fake_send,
+                             .ud = &one};
+  assert_int_equal(host_api.provider_register(a, &email), 0);
+  assert_int_equal(host_api.provider_register(a, &email), ASSIST_EEXIST);
+  assist_provider_t bad = email;
+  bad.send = NULL;
+  assert_int_equal(host_api.provider_register(a, &bad), ASSIST_EINVAL);
+  bad = email;
+  bad.channel = NULL;
+  assert_int_equal(host_api.provider_register(a, &bad), ASSIST_EINVAL);
+  bad = email;
+  bad.kind = (assist_provider_kind_t)7;
+  assert_int_equal(host_api.provider_register(a, &bad), ASSIST_EINVAL);
+  assist_provider_t cal = {.struct_size = sizeof cal,
+                           .kind = ASSIST_PROVIDER_CALENDAR,
+                           .rsvp = fake_rsvp};
+  assert_int_equal(host_api.provider_register(a, &cal), 0);
+
+  assert_true(providers_has_notifier("mailer", "email"));
+  assert_false(providers_has_notifier("mailer", "call"));
+  assert_false(providers_has_notifier("other", "email"));
+  assist_message_t m = {.struct_size = sizeof m, .channel = "email"};
+  int got = 0;
+  assert_int_equal(providers_send("mailer", &m, send_done, &got), 0);
+  assert_int_equal(got, 1);
+  assert_int_equal(g_sent, 1);
+  assert_int_equal(providers_send("nobody", &m, send_done, &got), -ENOENT);
+  m.channel = "call";
+  assert_int_equal(providers_send("mailer", &m, send_done, &got), -ENOENT);
+  assist_rsvp_t r = {.struct_size = sizeof r, .response = "accepted"};
+  got = 0;
+  assert_int_equal(providers_rsvp("mailer", &r, rsvp_done, &got), 0);
+  assert_int_equal(got, 1);
+  assert_int_equal(g_rsvp, 1);
+
+  /* A successor of the same name (a reload) registers while the old one
+   * still runs: calls go to the newest; once the old one stops, only the
+   * successor is left; when it goes too, nothing is called. */
+  instance_t *b = create(&loop, "good", "mailer", err, sizeof err);
+  assert_non_null(b);
+  email.ud = &ten;
+  assert_int_equal(host_api.provider_register(b, &email), 0);
+  m.channel = "email";
+  assert_int_equal(providers_send("mailer", &m, send_done, &got), 0);
+  assert_int_equal(g_sent, 11);
+  int n = 0;
+  instance_close(a, 1000, closed, &n);
+  while (n == 0) uv_run(&loop, UV_RUN_ONCE); /* b keeps the loop alive */
+  assert_int_equal(providers_send("mailer", &m, send_done, &got), 0);
+  assert_int_equal(g_sent, 21);
+  assert_int_equal(providers_rsvp("mailer", &r, rsvp_done, &got), -ENOENT);
+  /* after start, registering is refused (init only) */
+  assert_int_equal(instance_start(b), 0);
+  assist_provider_t call = email;
+  call.channel = "call";
+  assert_int_equal(host_api.provider_register(b, &call), ASSIST_EBUSY);
+  close_and_check(&loop, b, 1000);
+  assert_false(providers_has_notifier("mailer", "email"));
+  assert_int_equal(providers_send("mailer", &m, send_done, &got), -ENOENT);
+}
+
 static int late_handler(assist_request_t *req, void *ud) {
   (void)req;
   (void)ud;
@@ -250,6 +356,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_refusals),
       cmocka_unit_test(test_older_minor_loads),
       cmocka_unit_test(test_minor_1_1_loads),
+      cmocka_unit_test(test_providers_registry),
       cmocka_unit_test(test_not_a_shared_object),
       cmocka_unit_test(test_unsafe_permissions),
       cmocka_unit_test(test_replaced_file_loads_afresh),
