@@ -19,9 +19,8 @@
 #include <strings.h>
 #include <time.h>
 
-static httpc_t *(*g_get)(void *ud);
+static httpc_t *(*g_get)(void *ud, int create);
 static void *g_get_ud;
-static httpc_t *g_ctx; /* from g_get, once asked */
 
 typedef struct http_call {
   struct http_call *prev, *next;
@@ -33,10 +32,14 @@ typedef struct http_call {
 
 static http_call_t *g_calls;
 
-void host_http_set_source(httpc_t *(*get)(void *ud), void *ud) {
+void host_http_set_source(httpc_t *(*get)(void *ud, int create), void *ud) {
   g_get = get;
   g_get_ud = ud;
-  if (!get) g_ctx = NULL;
+}
+
+/* Asked each time (no cached pointer that could outlive the client). */
+static httpc_t *client(int create) {
+  return g_get ? g_get(g_get_ud, create) : NULL;
 }
 
 size_t host_http_pending(const instance_t *inst) {
@@ -47,7 +50,8 @@ size_t host_http_pending(const instance_t *inst) {
 }
 
 void host_http_cancel_instance(instance_t *inst) {
-  if (g_ctx) httpc_cancel_owner(g_ctx, inst);
+  httpc_t *ctx = client(0);
+  if (ctx) httpc_cancel_owner(ctx, inst);
 }
 
 static int result_of(httpc_result_t r) {
@@ -137,8 +141,8 @@ int host_http_request(assist_instance_t *inst,
     if (!header_ok(&req->headers[i])) return ASSIST_EINVAL;
   if (inst->stop_done || inst->st == INSTANCE_STOPPED) return ASSIST_ECANCELED;
   if (!g_get) return ASSIST_ENOTSUP;
-  if (!g_ctx) g_ctx = g_get(g_get_ud);
-  if (!g_ctx) return ASSIST_EIO;
+  httpc_t *ctx = client(1);
+  if (!ctx) return ASSIST_EIO;
 
   char **lines = xcalloc(req->nheaders + 1, sizeof *lines);
   for (size_t i = 0; i < req->nheaders; i++)
@@ -163,7 +167,7 @@ int host_http_request(assist_instance_t *inst,
   c->inst = inst;
   c->cb = cb;
   c->ud = ud;
-  int rc = httpc_request(g_ctx, &rq, call_done, c, &c->id);
+  int rc = httpc_request(ctx, &rq, call_done, c, &c->id);
   for (size_t i = 0; i < req->nheaders; i++) free(lines[i]);
   free(lines);
   if (rc < 0) {
@@ -181,8 +185,10 @@ int host_http_request(assist_instance_t *inst,
 int host_http_cancel(assist_instance_t *inst, uint64_t id) {
   if (!inst || id == 0) return ASSIST_EINVAL;
   for (http_call_t *c = g_calls; c; c = c->next)
-    if (c->inst == inst && c->id == id)
-      return g_ctx && httpc_cancel(g_ctx, id) == 0 ? ASSIST_OK : ASSIST_ENOENT;
+    if (c->inst == inst && c->id == id) {
+      httpc_t *ctx = client(0);
+      return ctx && httpc_cancel(ctx, id) == 0 ? ASSIST_OK : ASSIST_ENOENT;
+    }
   return ASSIST_ENOENT;
 }
 

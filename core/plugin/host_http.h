@@ -21,11 +21,12 @@
 
 #include <assist/plugin.h>
 
-/** get(ud) returns the shared client, creating it on the first call (NULL
- * when that fails: http_request then returns ASSIST_EIO). Both borrowed;
- * get NULL (at shutdown, before the client is closed, after every instance
- * has stopped): http_request returns ASSIST_ENOTSUP. Loop thread. */
-void host_http_set_source(httpc_t *(*get)(void *ud), void *ud);
+/** get(ud, create) returns the shared client: with create 1 it creates it
+ * on the first call (NULL when that fails, or while the daemon shuts down:
+ * http_request then returns ASSIST_EIO); with create 0 only an existing
+ * one (or NULL). Both borrowed. Without a source (get NULL) http_request
+ * returns ASSIST_ENOTSUP. Loop thread. */
+void host_http_set_source(httpc_t *(*get)(void *ud, int create), void *ud);
 
 /** Cancels every request inst still has in flight (instance teardown). */
 void host_http_cancel_instance(instance_t *inst);
