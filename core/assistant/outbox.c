@@ -69,9 +69,12 @@ static const store_stmt_t q_mark_queued = {
     " WHERE id = $1 AND state = 'planned' AND updated_at = $4",
     NULL};
 
-/* $1 job id */
+/* $1 job id, $2 notification id */
 static const store_stmt_t q_job_state = {
-    "outbox_job_state", "SELECT state FROM jobs WHERE id = $1", NULL};
+    "outbox_job_state",
+    "SELECT j.state, n.state, n.updated_at FROM jobs j, notifications n"
+    " WHERE j.id = $1 AND n.id = $2",
+    NULL};
 
 enum {
   L_STATE,
@@ -281,17 +284,30 @@ static void job_state_read(store_t *s, int status, const char *errmsg,
     item_done(it);
     return;
   }
-  const char *st =
-      store_res_rows(res, 0) > 0 ? store_res_text(res, 0, 0, 0) : "succeeded";
-  if (strcmp(st, "succeeded") == 0 || strcmp(st, "dead") == 0 ||
-      strcmp(st, "cancelled") == 0) {
-    /* That job is over: the decision was cancelled and planned again
-     * since. A job of its own for this generation of the decision. */
-    it->revived = 1;
-    enqueue_item(it);
+  if (store_res_rows(res, 0) == 0) { /* the job or the decision is gone */
+    item_done(it);
     return;
   }
-  mark_queued(it);
+  const char *js = store_res_text(res, 0, 0, 0);
+  int job_over = !strcmp(js, "succeeded") || !strcmp(js, "dead") ||
+                 !strcmp(js, "cancelled");
+  int still_planned = !strcmp(store_res_text(res, 0, 0, 1), "planned") &&
+                      store_res_int(res, 0, 0, 2) == it->updated_at;
+  if (!job_over) {
+    mark_queued(it); /* another daemon's job for it: fine */
+    return;
+  }
+  if (!still_planned) {
+    /* That job already handled it (another daemon was faster). */
+    item_done(it);
+    return;
+  }
+  /* That job is over and the decision is planned again (cancelled and
+   * revived since): a job of its own for this generation. A job writes
+   * the decision's end state before it completes, so a finished job
+   * next to a planned decision means a revival, not a race. */
+  it->revived = 1;
+  enqueue_item(it);
 }
 
 static void enqueued(jobs_t *j, int status, int64_t id, int existed,
@@ -316,6 +332,7 @@ static void enqueued(jobs_t *j, int status, int64_t id, int existed,
   store_req_t *r = store_req_new(a->store, 0);
   store_req_stmt(r, &q_job_state);
   store_req_bind_int(r, id);
+  store_req_bind_int(r, it->id);
   store_req_submit(r, job_state_read, it);
 }
 
