@@ -4,6 +4,7 @@
  * returns an ASSIST_E* code instead of aborting.
  */
 #include "plugin/instance_priv.h"
+#include "plugin/host_assistant.h"
 #include "plugin/host_http.h"
 #include "plugin/host_oauth.h"
 #include "plugin/host_secrets.h"
@@ -557,5 +558,8 @@ const assist_host_api_t host_api = {
     .http_request = host_http_request,
     .http_cancel = host_http_cancel,
     .provider_register = h_provider_register,
+    .calendar_put = host_calendar_put,
+    .calendar_prune = host_calendar_prune,
+    .delivery_event = host_delivery_event,
     .http_header = host_http_header,
 };
