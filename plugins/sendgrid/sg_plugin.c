@@ -16,7 +16,8 @@
  *   SendGrid retries; duplicates are ignored by sg_event_id).
  *
  * The API key is never logged, never put in an error text.
- * Threading: everything runs on the loop thread.
+ * Threading: the loop thread, except signature checks and batch parsing,
+ * which run on the host's thread pool (queue_work).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -314,41 +315,54 @@ static int parse_ts(const char *t, int64_t *out) {
   return 0;
 }
 
-static int on_webhook(assist_request_t *req, void *ud) {
-  sg_t *s = ud;
-  const assist_host_api_t *h = s->host;
-  const char *sig =
-      h->req_header(req, "X-Twilio-Email-Event-Webhook-Signature");
-  const char *ts = h->req_header(req, "X-Twilio-Email-Event-Webhook-Timestamp");
-  if (!sig || !*sig || !ts || !*ts)
-    return refuse(s, req, 401, "missing signature");
-  size_t len = 0;
-  const char *body = h->req_body(req, &len);
-  if (!body) len = 0;
-  if (!sg_verify(s->key, ts, body ? body : "", len, sig))
-    return refuse(s, req, 403, "invalid signature");
-  if (s->max_age_s > 0) {
-    int64_t t = 0, now = (int64_t)time(NULL);
-    if (parse_ts(ts, &t) != 0 || t < now - s->max_age_s ||
-        t > now + s->max_age_s)
-      return refuse(s, req, 403, "stale timestamp");
+/* One webhook post: verified and parsed on a pool thread (a batch may be
+ * megabytes), its events handed to the assistant on the loop. */
+typedef struct hook_job {
+  sg_t *s;
+  assist_request_t *req; /* host; valid until responded */
+  const char *body;      /* host-owned, valid until responded */
+  size_t len;
+  char ts[24];
+  char *sig; /* owned copy */
+  int64_t now_s;
+  enum { V_OK, V_BAD_SIG, V_STALE, V_BAD_JSON } verdict;
+  sg_event_t *ev; /* owned */
+  size_t n;
+} hook_job_t;
+
+/* Pool thread: touches only the job and the immutable key and settings. */
+static void hook_work(void *ud) {
+  hook_job_t *j = ud;
+  sg_t *s = j->s;
+  if (!sg_verify(s->key, j->ts, j->body, j->len, j->sig)) {
+    j->verdict = V_BAD_SIG;
+    return;
   }
-  sg_event_t *ev = NULL;
-  size_t n = 0;
-  if (sg_events_parse(body, len, &ev, &n) != 0)
-    return refuse(s, req, 400, "body is not a JSON array of events");
+  int64_t t = 0;
+  if (s->max_age_s > 0 &&
+      (parse_ts(j->ts, &t) != 0 || t < j->now_s - s->max_age_s ||
+       t > j->now_s + s->max_age_s)) {
+    j->verdict = V_STALE;
+    return;
+  }
+  if (sg_events_parse(j->body, j->len, &j->ev, &j->n) != 0)
+    j->verdict = V_BAD_JSON;
+}
+
+static void apply_events(hook_job_t *j) {
+  sg_t *s = j->s;
   hook_batch_t *b = calloc(1, sizeof *b);
   if (!b) {
-    sg_events_free(ev, n);
-    return ASSIST_ENOMEM;
+    respond_json(s, j->req, 503, "{\"error\":\"out of memory\"}");
+    return;
   }
   b->s = s;
-  b->req = req;
+  b->req = j->req;
   b->pending = 1;
-  for (size_t i = 0; i < n; i++) {
-    sg_event_t *e = &ev[i];
+  for (size_t i = 0; i < j->n; i++) {
+    sg_event_t *e = &j->ev[i];
     count(s, s->m_events, "event", event_label(e->event));
-    if (!e->state) continue; /* not a delivery state (see README) */
+    if (!e->state) continue; /* not a delivery state (docs/mail.md) */
     if (e->delivery_id <= 0 && !e->message_id) {
       b->unknown++;
       continue;
@@ -363,7 +377,7 @@ static int on_webhook(assist_request_t *req, void *ud) {
         .detail = e->detail,
     };
     b->pending++;
-    int rc = h->delivery_event(s->inst, &de, event_stored, b);
+    int rc = s->host->delivery_event(s->inst, &de, event_stored, b);
     if (rc != ASSIST_OK) {
       b->pending--;
       if (rc == ASSIST_ENOENT || rc == ASSIST_EINVAL)
@@ -372,8 +386,60 @@ static int on_webhook(assist_request_t *req, void *ud) {
         b->failed = 1;
     }
   }
-  sg_events_free(ev, n);
   batch_settle(b);
+}
+
+static void hook_done(void *ud, int status) {
+  hook_job_t *j = ud;
+  sg_t *s = j->s;
+  if (status != ASSIST_OK)
+    respond_json(s, j->req, 503, "{\"error\":\"shutting down\"}");
+  else if (j->verdict == V_BAD_SIG)
+    refuse(s, j->req, 403, "invalid signature");
+  else if (j->verdict == V_STALE)
+    refuse(s, j->req, 403, "stale timestamp");
+  else if (j->verdict == V_BAD_JSON)
+    refuse(s, j->req, 400, "body is not a JSON array of events");
+  else
+    apply_events(j);
+  sg_events_free(j->ev, j->n);
+  free(j->sig);
+  free(j);
+}
+
+static int on_webhook(assist_request_t *req, void *ud) {
+  sg_t *s = ud;
+  const assist_host_api_t *h = s->host;
+  const char *sig =
+      h->req_header(req, "X-Twilio-Email-Event-Webhook-Signature");
+  const char *ts = h->req_header(req, "X-Twilio-Email-Event-Webhook-Timestamp");
+  if (!sig || !*sig || !ts || !*ts)
+    return refuse(s, req, 401, "missing signature");
+  hook_job_t *j = calloc(1, sizeof *j);
+  if (!j) return ASSIST_ENOMEM;
+  if (strlen(ts) >= sizeof j->ts || strlen(sig) > 512) {
+    free(j);
+    return refuse(s, req, 403, "invalid signature");
+  }
+  j->s = s;
+  j->req = req;
+  j->body = h->req_body(req, &j->len);
+  if (!j->body) {
+    j->body = "";
+    j->len = 0;
+  }
+  memcpy(j->ts, ts, strlen(ts) + 1);
+  j->now_s = (int64_t)time(NULL);
+  if (!(j->sig = strdup(sig))) {
+    free(j);
+    return ASSIST_ENOMEM;
+  }
+  if (!h->queue_work(s->inst, hook_work, hook_done, j)) {
+    free(j->sig);
+    free(j);
+    respond_json(s, req, 503, "{\"error\":\"busy\"}");
+    return ASSIST_OK;
+  }
   return ASSIST_ASYNC;
 }
 
