@@ -140,7 +140,7 @@ static void on_sent(void *ud, const assist_http_response_t *r) {
   }
   char *why = sg_error_message(r->body, r->body_len);
   if (r->status == 429) {
-    int jitter = (int)((uint64_t)(op->delivery_id * 2654435761u) % 5);
+    int jitter = (int)(((uint64_t)op->delivery_id * 2654435761u) % 5);
     int wait = sg_retry_wait(s->host->http_header(r, "X-RateLimit-Reset"),
                              r->retry_after_s, (int64_t)time(NULL), jitter);
     snprintf(err, sizeof err, "SendGrid rate limit (429), retry in %d s", wait);
