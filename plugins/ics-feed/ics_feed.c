@@ -275,6 +275,14 @@ static void put_next(sync_t *y);
 static void put_done(void *ud, int status) {
   sync_t *y = ud;
   state_t *s = y->s;
+  if (status == ASSIST_ENOENT) {
+    /* e.g. the demo's bootstrap admin, created moments after start-up */
+    H->log(s->inst, ASSIST_LOG_WARN,
+           "no account %s (yet): the events are not stored; trying again",
+           s->user_email ? s->user_email : "with that id");
+    sync_end(s, y, 0, "no_account");
+    return;
+  }
   if (status != ASSIST_OK) {
     if (status != ASSIST_ECANCELED)
       H->log(s->inst, ASSIST_LOG_ERROR,
