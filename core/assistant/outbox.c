@@ -607,11 +607,12 @@ static void record_final(deliver_t *d, const char *state,
   submit_tail(d, r, JOBS_OK, 0, audit_outcome);
 }
 
+/* Worth trying again later. Everything else (EINVAL, EACCES, EREAUTH: the
+ * person must connect again...) fails the delivery. */
 static int transient(int status) {
   return status == ASSIST_EBUSY || status == ASSIST_EIO ||
          status == ASSIST_ETIMEDOUT || status == ASSIST_ENOENT ||
-         status == ASSIST_ECANCELED || status == ASSIST_ENOMEM ||
-         status == ASSIST_EREAUTH;
+         status == ASSIST_ECANCELED || status == ASSIST_ENOMEM;
 }
 
 static void apply_result(deliver_t *d) {

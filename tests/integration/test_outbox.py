@@ -14,6 +14,7 @@ five minutes from now, so T-5m comes due during the test. What it shows:
 - never twice: a daemon killed with SIGKILL while a job is queued, then
   restarted on the same database, sends that reminder exactly once and
   never sends the earlier one again;
+- one audit entry "reminder.send" per delivery, about the person;
 - no message content in the log.
 """
 import json
@@ -197,6 +198,12 @@ def test_dry_run_outbox_and_restart():
             jobs = q(db, "SELECT state FROM jobs WHERE idem_key LIKE ?",
                      "notification:%d%%" % n["id"])
             assert len(jobs) == 1, (n, jobs)
+        # Audited: one reminder.send per delivery, about the person.
+        audit = d.get_json("/api/audit?action=reminder.send")["entries"]
+        sent = {"delivery:%d" % r["id"] for r in rows_a + rows_c}
+        assert {e["target"] for e in audit} == sent, audit
+        assert all(e["actor"] == "assistant" and e["outcome"] == "ok" and
+                   e["subject"] == str(d.admin_id) for e in audit), audit
         assert d.stop() == 0
         logs = d.logs()
         assert "Reminder: " not in logs and "BEGIN:VCALENDAR" not in logs
