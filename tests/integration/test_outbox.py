@@ -171,6 +171,18 @@ def test_dry_run_outbox_and_restart():
         assert st == 404
         st, _, _ = d.request("GET", "/api/deliveries", auth=False)
         assert st == 401
+        # Another person sees none of them, and the admin's is a 404.
+        import test_oauth
+        bob = test_oauth.make_user(d, "bob@test", "bob-password-1")
+        st, _, body = test_oauth.call(d, "GET", "/api/deliveries",
+                                      session=bob)
+        assert st == 200 and json.loads(body)["deliveries"] == [], body
+        st, _, _ = test_oauth.call(d, "GET", "/api/deliveries/%d" %
+                                   rows[0]["id"], session=bob)
+        assert st == 404
+        st, _, _ = test_oauth.call(d, "GET", "/api/deliveries?user_id=%d" %
+                                   d.admin_id, session=bob)
+        assert st == 403
 
         # Kill -9 once C's job is queued and before it ran.
         wait_for(lambda: q(db, "SELECT 1 FROM notifications WHERE"
