@@ -557,8 +557,10 @@ static void go(state_t *s, int force) {
     return;
   }
   y->s = s;
-  /* re-read everything when the last full read is old (the window moved) */
-  if (now_ms() - s->expanded_ms >= REEXPAND_MS) force = 1;
+  /* The window moved since the last expansion: read in full, unless a URL
+   * feed's last body is still here (a 304 then expands that copy). */
+  if (now_ms() - s->expanded_ms >= REEXPAND_MS && !(s->url && s->body))
+    force = 1;
   if (s->url) {
     fetch(s, y, force);
     return;
