@@ -95,7 +95,7 @@ static const store_stmt_t q_delete = {
 
 /* Inserts: one row, and INS_ROWS rows at once (bulk plans). The texts are
  * built once; the descriptors are static as the store requires. */
-#define INS_ROWS 16
+#define INS_ROWS 32
 #define INS_COLS 9
 static char ins1_sql[512], insn_sql[INS_ROWS * 48 + 512];
 static store_stmt_t q_ins1 = {"plans.insert", ins1_sql, NULL};

@@ -21,6 +21,7 @@
 typedef struct {
   const store_stmt_t *key;
   sqlite3_stmt *st;
+  int seq; /* its parameters are exactly $1..$seq in order, or -1 */
 } sq_cache_t;
 
 typedef struct {
@@ -75,9 +76,27 @@ static int map_rc(int rc) {
   }
 }
 
-static sqlite3_stmt *cached(sq_t *q, const store_stmt_t *key, int *rc) {
+/* Parameters named $1..$N in order of first use bind by position; the
+ * lookup by name is linear per parameter, quadratic for a statement with
+ * hundreds (multi-row inserts), so it is done once here. */
+static int params_seq(sqlite3_stmt *st) {
+  int n = sqlite3_bind_parameter_count(st);
+  char name[32];
+  for (int i = 1; i <= n; i++) {
+    const char *pn = sqlite3_bind_parameter_name(st, i);
+    snprintf(name, sizeof(name), "$%d", i);
+    if (!pn || strcmp(pn, name) != 0) return -1;
+  }
+  return n;
+}
+
+static sqlite3_stmt *cached(sq_t *q, const store_stmt_t *key, int *rc,
+                            int *seq) {
   for (size_t i = 0; i < q->ncache; i++)
-    if (q->cache[i].key == key) return q->cache[i].st;
+    if (q->cache[i].key == key) {
+      *seq = q->cache[i].seq;
+      return q->cache[i].st;
+    }
   sqlite3_stmt *st = NULL;
   *rc = sqlite3_prepare_v3(q->db, key->sqlite, -1, SQLITE_PREPARE_PERSISTENT,
                            &st, NULL);
@@ -88,17 +107,23 @@ static sqlite3_stmt *cached(sq_t *q, const store_stmt_t *key, int *rc) {
   }
   q->cache[q->ncache].key = key;
   q->cache[q->ncache].st = st;
+  q->cache[q->ncache].seq = *seq = params_seq(st);
   q->ncache++;
   return st;
 }
 
 static int bind_params(sqlite3_stmt *st, const store_req_t *r,
-                       const store_sreq_t *sr) {
+                       const store_sreq_t *sr, int seq) {
   char name[32];
   for (size_t k = 0; k < sr->n; k++) {
     const store_val_t *v = &r->params[sr->first + k];
-    snprintf(name, sizeof(name), "$%zu", k + 1);
-    int idx = sqlite3_bind_parameter_index(st, name);
+    int idx;
+    if (seq >= 0) {
+      idx = k < (size_t)seq ? (int)k + 1 : 0;
+    } else {
+      snprintf(name, sizeof(name), "$%zu", k + 1);
+      idx = sqlite3_bind_parameter_index(st, name);
+    }
     if (idx == 0) continue; /* parameter unused by this dialect's text */
     int rc;
     switch (v->type) {
@@ -157,7 +182,7 @@ static int exec_sql_text(sq_t *q, store_req_t *r, const store_sreq_t *sr,
     rc = sqlite3_prepare_v2(q->db, tail, -1, &st, &tail);
     if (rc != SQLITE_OK) return rc;
     if (!st) break; /* whitespace or comment */
-    rc = bind_params(st, r, sr);
+    rc = bind_params(st, r, sr, -1);
     if (rc == SQLITE_OK) {
       if (sqlite3_column_count(st) > 0) {
         rc = run_stmt(q, st, rs);
@@ -188,9 +213,10 @@ static void execute(sq_t *q, store_req_t *r) {
       rc = exec_sql_text(q, r, sr, rs);
     } else {
       what = sr->stmt->name;
-      sqlite3_stmt *st = cached(q, sr->stmt, &rc);
+      int seq;
+      sqlite3_stmt *st = cached(q, sr->stmt, &rc, &seq);
       if (!st) goto fail;
-      rc = bind_params(st, r, sr);
+      rc = bind_params(st, r, sr, seq);
       if (rc == SQLITE_OK) rc = run_stmt(q, st, rs);
       sqlite3_reset(st);
       sqlite3_clear_bindings(st);

@@ -33,7 +33,7 @@ static assistant_t *asst;
 static const char *db_path, *mig;
 static long n_users, n_events;
 static size_t batch;
-static double t_gen0, t_gen1, t0, t1;
+static double t_gen0, t_gen1, t0, t1, cpu0, cpu1;
 static plans_stats_t result;
 static int exit_rc = 1;
 static int64_t rows_total, rows_planned, rows_skipped;
@@ -42,6 +42,14 @@ static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds of the whole process (every thread). */
+static double cpu_s(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -222,6 +230,7 @@ static void counted(store_t *s, int status, const char *errmsg,
 static void planned(void *ud, int status, const plans_stats_t *s) {
   (void)ud;
   t1 = now_s();
+  cpu1 = cpu_s();
   result = *s;
   if (status != 0) {
     fprintf(stderr, "planning failed: %d\n", status);
@@ -271,6 +280,7 @@ static void reopened(store_t *s, int status, const char *errmsg, void *arg) {
   assistant_opts_t o = {.horizon_days = 60};
   asst = assistant_new(&loop, st, NULL, NULL, NULL, &o);
   t0 = now_s();
+  cpu0 = cpu_s();
   plans_plan_unplanned(asst, batch, planned, NULL);
 }
 
@@ -326,6 +336,9 @@ int main(int argc, char **argv) {
   printf("%-34s %12" PRId64 "\n", "  of which skipped", rows_skipped);
   printf("%-34s %12" PRId64 "\n", "batches", result.batches);
   printf("%-34s %12.2f\n", "plan from the database (s)", secs);
+  printf("%-34s %12.2f\n", "CPU, all threads (s)", cpu1 - cpu0);
+  printf("%-34s %12.2f\n", "CPU per event (us)",
+         result.events ? (cpu1 - cpu0) * 1e6 / (double)result.events : 0);
   printf("%-34s %12.0f\n", "events/s",
          secs > 0 ? (double)result.events / secs : 0);
   printf("RESULT planner_events_per_s=%.0f peak_rss_kb=%ld\n",
