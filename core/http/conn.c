@@ -480,6 +480,11 @@ static void access_log(http_conn_t *c, http_request_t *r, double secs) {
   snprintf(by, sizeof by, "%llu", (unsigned long long)r->bytes);
   snprintf(ms, sizeof ms, "%.3f", secs * 1000.0);
   const char *path = r->path_len ? r->hbuf.data + r->path_off : "";
+  /* A path segment that is a credential (a route's {token}, e.g. signed
+   * RSVP links) is never logged: the route pattern stands in for it. */
+  if (r->route_status == 200 && r->match.pattern &&
+      strstr(r->match.pattern, "{token}"))
+    path = r->match.pattern;
   (void)c;
   log_kv(LOG_INFO, "http", "request", "id", r->id, "method",
          r->method ? r->method : "-", "path", path, "route",

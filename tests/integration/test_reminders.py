@@ -335,6 +335,11 @@ def scenario(backend):
         assert st == 410 and "expired" in html, (st, html)
         assert get(d, "/api/events/%d" % a["id"])["response"] == "declined"
         assert d.stop() == 0, d.logs()
+        # the tokens are credentials: never in the log (access log included)
+        logs = d.logs()
+        assert "/rsvp/{token}" in logs, "no RSVP request logged"
+        for link in list(links.values()) + [url]:
+            assert link.rsplit("/", 1)[1] not in logs, "RSVP token logged"
 
 
 def test_reminders_sqlite():
