@@ -11,6 +11,7 @@
 #include <libical/ical.h>
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,15 @@
 #define MAX_ITER_PER_RULE 200000
 #define MAX_ITER_TOTAL 2000000
 
+/* libical's zone caches are process-wide and not every libical release
+ * guards them: expansions run one at a time (several feeds only queue). */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void ics_expand_init(void) {
   icalerror_set_errors_are_fatal(0);
+  /* builds libical's table of built-in zones now, on this thread */
+  (void)icaltimezone_get_builtin_timezones();
+  (void)icaltimezone_get_utc_timezone();
 }
 
 /* ---------------- small helpers ---------------- */
@@ -587,6 +595,7 @@ int ics_expand(const char *text, size_t len, const ics_opts_t *opts,
   char *buf = xrealloc_or_die(NULL, len + 1);
   memcpy(buf, text, len);
   buf[len] = '\0';
+  pthread_mutex_lock(&g_lock);
   icalcomponent *root = icalparser_parse_string(buf);
   free(buf);
   if (!root || icalcomponent_isa(root) != ICAL_VCALENDAR_COMPONENT) {
@@ -594,6 +603,7 @@ int ics_expand(const char *text, size_t len, const ics_opts_t *opts,
            root ? "expected exactly one VCALENDAR"
                 : "libical could not parse the calendar");
     if (root) icalcomponent_free(root);
+    pthread_mutex_unlock(&g_lock);
     return -1;
   }
 
@@ -666,6 +676,7 @@ int ics_expand(const char *text, size_t len, const ics_opts_t *opts,
     }
   free(c.ovr);
   icalcomponent_free(root);
+  pthread_mutex_unlock(&g_lock);
   free(want_copy);
   return 0;
 }
