@@ -27,6 +27,17 @@ static void load_locked(lazylib_t *l) {
   atomic_store_explicit(&l->state, 1, memory_order_release);
 }
 
+/* The libraries of curl_lazy.c, pq_lazy.c and ical_lazy.c. */
+static const char *const pinned[] = {"libcurl.so.4", "libpq.so.5",
+                                     "libical.so.3"};
+
+void lazylib_pin_loaded(void) {
+  for (size_t i = 0; i < sizeof pinned / sizeof pinned[0]; i++) {
+    void *h = dlopen(pinned[i], RTLD_LAZY | RTLD_NOLOAD | RTLD_NODELETE);
+    if (h) dlclose(h); /* RTLD_NODELETE stays on the library */
+  }
+}
+
 int lazylib_load(lazylib_t *l, const char **err) {
   int st = atomic_load_explicit(&l->state, memory_order_acquire);
   if (st == 0) {

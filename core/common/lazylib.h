@@ -73,6 +73,15 @@ typedef struct lazylib {
   }
 #define LAZYLIB_CALL(var, f) ((__typeof__(&f))lazylib_sym(&(var), LAZYLIB_##f))
 
+/* Keeps libcurl, libpq and libical mapped for good if anything (a plugin
+ * linking them) has loaded them. Before the core opened them lazily it
+ * linked them, so they were never unloaded; a plugin's dlclose() must not
+ * unload them now either: libical leaves a thread-specific destructor
+ * behind (its per-thread ring buffer), and the next exit of a thread that
+ * used it would jump into unmapped code. Never loads anything itself. The
+ * plugin loader calls it after each dlopen(). */
+void lazylib_pin_loaded(void);
+
 /* Loads l once. Returns 0, or -ELIBACC with *err (if err) pointing at a
  * message owned by l that names the library, who needs it and why it
  * could not be loaded. */

@@ -1,6 +1,7 @@
 #include "plugin/lib.h"
 
 #include "common/alloc.h"
+#include "common/lazylib.h"
 #include "config/config.h"
 
 #include <dlfcn.h>
@@ -157,6 +158,7 @@ plugin_lib_t *plugin_lib_get(const char *path, char *err, size_t errlen) {
     close(fd);
     return NULL;
   }
+  lazylib_pin_loaded(); /* libraries the core opens lazily stay loaded */
   const assist_plugin_t *d = dlsym(h, ASSIST_PLUGIN_SYMBOL);
   if (!d) {
     int m = other_major(h);

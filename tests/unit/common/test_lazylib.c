@@ -10,12 +10,27 @@
 #include "jobs/ical_lazy.h"
 #include "store/pq_lazy.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* A plugin that links libical brings it in; unloading the plugin must not
+ * unload libical (thread-specific destructors left behind). */
+static void test_pin_keeps_library(void **s) {
+  (void)s;
+  assert_null(dlopen("libical.so.3", RTLD_NOW | RTLD_NOLOAD));
+  void *plugin = dlopen("libical.so.3", RTLD_NOW | RTLD_LOCAL);
+  assert_non_null(plugin);
+  lazylib_pin_loaded();
+  dlclose(plugin);
+  void *still = dlopen("libical.so.3", RTLD_NOW | RTLD_NOLOAD);
+  assert_non_null(still);
+  dlclose(still);
+}
 
 static void test_missing_library(void **s) {
   (void)s;
@@ -108,6 +123,7 @@ static void test_real_tables_resolve(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_pin_keeps_library), /* before libical is loaded */
       cmocka_unit_test(test_missing_library),
       cmocka_unit_test(test_missing_symbol),
       cmocka_unit_test(test_loads_and_calls),
