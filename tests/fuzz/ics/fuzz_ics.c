@@ -42,8 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ics_expand((const char *)data, size, &o, &r, err, sizeof err) == 0) {
     for (size_t i = 0; i < r.n; i++) {
       const ics_event_t *e = &r.events[i];
-      if (!e->external_id || !e->etag || !e->summary || !e->tz ||
-          !e->status || e->end_ms < e->start_ms - 86400000LL * 3660)
+      if (!e->external_id || !e->etag || !e->summary || !e->tz || !e->status ||
+          e->end_ms < e->start_ms - 86400000LL * 3660)
         abort();
     }
     if (r.n > o.max_events) abort();
