@@ -151,8 +151,8 @@ static void test_errors_collected(void **s) {
       "\"quiet_hour\":true}";
   assert_int_equal(prefs_parse(bad, "acct@example.com", &p, &e), -1);
   const char *want[] = {
-      "timezone: unknown time zone (use an IANA name like "
-      "\"Europe/Berlin\")",
+      ("timezone: unknown time zone (use an IANA name like "
+       "\"Europe/Berlin\")"),
       "email: must be an e-mail address",
       "phone: must be an E.164 number like \"+4930123456\"",
       "channel: must be \"email\", \"call\" or \"both\"",
