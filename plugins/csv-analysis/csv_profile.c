@@ -309,9 +309,12 @@ void csv_partial_counts(const csv_partial *p, uint64_t *bytes, uint64_t *rows) {
   if (rows) *rows = p ? p->rows : 0;
 }
 
+/* Pairwise sums of one chunk, for pair (a, b) at [a * vs + b] of each
+ * array (vs: the batch's row stride, b < vs; slots past the last column
+ * collect zeros and are ignored). */
 typedef struct shifted {
-  uint64_t n;
-  double sx, sy, sxx, syy, sxy;
+  int64_t *n;
+  double *sx, *sy, *sxx, *syy, *sxy;
 } shifted;
 
 static int cancelled(const atomic_int *cancel) {
@@ -332,16 +335,20 @@ static int cancelled(const atomic_int *cancel) {
 /* Per column, a direct-mapped memo of recent short values (raw bytes, up
  * to 16) and what adding them learned: a value seen again skips its
  * classification, hashing and distinct insert (csv_colstats_add_again).
- * Results do not depend on it. A column where the memo rarely hits (mostly
- * distinct values) stops using it for a while, then tries again. */
+ * Results do not depend on it. A column where the memo rarely hits tries a
+ * larger one, once (a few thousand distinct values, such as dates, fit
+ * it); where that rarely hits too (mostly distinct values), it stops using
+ * a memo for a while, then tries the small one again. */
 #define MEMO_BITS 8
-#define MEMO_N (1u << MEMO_BITS)
+#define MEMO_BITS_BIG 12
 #define MEMO_MAXLEN 16
 #define MEMO_WINDOW 4096    /* lookups before judging the hit rate */
 #define MEMO_BACKOFF 262144 /* values without the memo after a poor window */
 
 typedef struct memo {
-  csv_seen *e; /* MEMO_N slots, allocated on first use */
+  csv_seen *e;   /* 2^bits slots, allocated on first use */
+  uint32_t bits; /* 0 until first use */
+  int big_tried;
   uint32_t tries, hits;
   uint64_t skip;
 } memo;
@@ -367,7 +374,7 @@ static inline int memo_add(memo *m, csv_colstats *cs, const char *p, size_t n,
   b = n > 8 ? low_bytes(b, n - 8) : 0;
   uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ n;
   h ^= h >> 29;
-  csv_seen *e = &m->e[(h * 0xBF58476D1CE4E5B9ULL) >> (64 - MEMO_BITS)];
+  csv_seen *e = &m->e[(h * 0xBF58476D1CE4E5B9ULL) >> (64 - m->bits)];
   m->tries++;
   if (e->len == n && e->w[0] == a && e->w[1] == b) {
     m->hits++;
@@ -389,14 +396,24 @@ static int memo_use(memo *m, size_t n) {
     int poor = m->hits < m->tries / 4;
     m->tries = m->hits = 0;
     if (poor) {
-      m->skip = MEMO_BACKOFF;
-      return 0;
+      free(m->e);
+      m->e = NULL;
+      if (!m->big_tried) {
+        m->big_tried = 1;
+        m->bits = MEMO_BITS_BIG;
+      } else {
+        m->bits = MEMO_BITS;
+        m->skip = MEMO_BACKOFF;
+        return 0;
+      }
     }
   }
   if (!m->e) {
-    m->e = malloc(MEMO_N * sizeof *m->e);
+    if (!m->bits) m->bits = MEMO_BITS;
+    size_t slots = (size_t)1 << m->bits;
+    m->e = malloc(slots * sizeof *m->e);
     if (!m->e) return 0;
-    for (uint32_t i = 0; i < MEMO_N; i++) m->e[i].len = UINT32_MAX;
+    for (size_t i = 0; i < slots; i++) m->e[i].len = UINT32_MAX;
   }
   return 1;
 }
@@ -407,8 +424,10 @@ typedef struct batch {
   size_t nc, ncorr, cap, n;
   csv_field *f;          /* column-major: f[c * cap + row] */
   uint32_t *nf;          /* fields stored in each row */
-  double *val;           /* ncorr x cap: value minus the column's shift */
-  uint8_t *ok;           /* ncorr x cap: 1 if val holds a finite number */
+  size_t vs;             /* row stride of val and ok: 4k, >= ncorr + 3 */
+  int avx2;              /* pair sums four at a time */
+  double *val;           /* cap x vs: value minus the column's shift, or 0 */
+  uint64_t *ok;          /* cap x vs: all ones if val holds a number, or 0 */
   double *num;           /* nc x cap: finite numbers of each column, in order */
   csv_colstats **numcol; /* the columns whose numbers are in num */
   uint32_t *numn;        /* how many numbers each has */
@@ -416,10 +435,114 @@ typedef struct batch {
   size_t alen, acap;
   const int *slot; /* correlation slot of each column, or -1 */
   memo *memo;      /* nc */
-  shifted *sh;
+  shifted sh;
   double shift[CSV_MAX_CORR];
   int has_shift[CSV_MAX_CORR];
 } batch;
+
+/* Correlation sums of pairs over the batch's rows, several pairs (a, b)
+ * with the same a per vector. A row where either value is missing adds
+ * +0.0 to each sum (both values read as +0.0): that leaves a sum unchanged,
+ * since a sum that starts at +0.0 is never -0.0. So every pair's sums see
+ * exactly the additions of the scalar loop, in row order (slots past the
+ * last column sum zeros). The pair counts are added by pair_counts().
+ * PAIR_ROWS(name, W, attr): name(x, a, b, nb, i0, i1) adds rows [i0, i1)
+ * to pairs (a, b) .. (a, b + nb * W - 1), W pairs per vector of W doubles
+ * (x - 0.0 is x, so subtracting a zero vector broadcasts a value
+ * unchanged). The batch's rows go PAIR_TILE at a time through all pairs,
+ * so that the rows being read stay in the L1 cache. */
+#define PAIR_TILE 128
+#define PAIR_ROWS(name, W, attr)                                               \
+  typedef double name##_vd __attribute__((vector_size(8 * W)));                \
+  typedef long long name##_vi __attribute__((vector_size(8 * W)));             \
+  static inline attr void name(const batch *x, size_t a, size_t b, int nb,     \
+                               size_t i0, size_t i1) {                         \
+    const size_t vs = x->vs, o = a * vs + b;                                   \
+    const shifted *q = &x->sh;                                                 \
+    name##_vd sx[2], sy[2], sxx[2], syy[2], sxy[2];                            \
+    for (int j = 0; j < nb; j++) {                                             \
+      memcpy(&sx[j], q->sx + o + W * j, sizeof sx[j]);                         \
+      memcpy(&sy[j], q->sy + o + W * j, sizeof sy[j]);                         \
+      memcpy(&sxx[j], q->sxx + o + W * j, sizeof sxx[j]);                      \
+      memcpy(&syy[j], q->syy + o + W * j, sizeof syy[j]);                      \
+      memcpy(&sxy[j], q->sxy + o + W * j, sizeof sxy[j]);                      \
+    }                                                                          \
+    for (size_t i = i0; i < i1; i++) {                                         \
+      const double *row = x->val + i * vs;                                     \
+      const uint64_t *okr = x->ok + i * vs;                                    \
+      name##_vd xv = row[a] - (name##_vd){0};                                  \
+      name##_vi ma = (long long)okr[a] - (name##_vi){0};                       \
+      for (int j = 0; j < nb; j++) {                                           \
+        name##_vd y;                                                           \
+        name##_vi mb;                                                          \
+        memcpy(&y, row + b + W * j, sizeof y);                                 \
+        memcpy(&mb, okr + b + W * j, sizeof mb);                               \
+        name##_vd xe = (name##_vd)((name##_vi)xv & mb);                        \
+        name##_vd ye = (name##_vd)((name##_vi)y & ma);                         \
+        sx[j] += xe;                                                           \
+        sy[j] += ye;                                                           \
+        sxx[j] += xe * xe;                                                     \
+        syy[j] += ye * ye;                                                     \
+        sxy[j] += xe * ye;                                                     \
+      }                                                                        \
+    }                                                                          \
+    for (int j = 0; j < nb; j++) {                                             \
+      memcpy(q->sx + o + W * j, &sx[j], sizeof sx[j]);                         \
+      memcpy(q->sy + o + W * j, &sy[j], sizeof sy[j]);                         \
+      memcpy(q->sxx + o + W * j, &sxx[j], sizeof sxx[j]);                      \
+      memcpy(q->syy + o + W * j, &syy[j], sizeof syy[j]);                      \
+      memcpy(q->sxy + o + W * j, &sxy[j], sizeof sxy[j]);                      \
+    }                                                                          \
+  }
+
+PAIR_ROWS(pair_rows2, 2, __attribute__((always_inline)))
+
+static void pair_sums2(const batch *x) {
+  for (size_t i0 = 0; i0 < x->n; i0 += PAIR_TILE) {
+    size_t i1 = x->n - i0 > PAIR_TILE ? i0 + PAIR_TILE : x->n;
+    for (size_t a = 0; a + 1 < x->ncorr; a++) {
+      size_t b = a + 1;
+      for (; b + 3 < x->ncorr; b += 4) pair_rows2(x, a, b, 2, i0, i1);
+      for (; b < x->ncorr; b += 2) pair_rows2(x, a, b, 1, i0, i1);
+    }
+  }
+}
+
+/* The same four pairs per vector on x86-64 CPUs with AVX2 (the same IEEE
+ * operations per pair: no fused multiply-add). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CSV_NO_SIMD)
+#define CSV_PAIRS_AVX2 1
+PAIR_ROWS(pair_rows4, 4, __attribute__((always_inline, target("avx2"))))
+
+__attribute__((target("avx2"))) static void pair_sums4(const batch *x) {
+  for (size_t i0 = 0; i0 < x->n; i0 += PAIR_TILE) {
+    size_t i1 = x->n - i0 > PAIR_TILE ? i0 + PAIR_TILE : x->n;
+    for (size_t a = 0; a + 1 < x->ncorr; a++) {
+      size_t b = a + 1;
+      for (; b + 7 < x->ncorr; b += 8) pair_rows4(x, a, b, 2, i0, i1);
+      for (; b < x->ncorr; b += 4) pair_rows4(x, a, b, 1, i0, i1);
+    }
+  }
+}
+#endif
+
+/* Adds to each pair's count the batch's rows where both values are
+ * numbers (pres[s]: such rows of column s). */
+static void pair_counts(const batch *x, const uint32_t *pres) {
+  const size_t vs = x->vs, n = x->n, ncorr = x->ncorr;
+  for (size_t a = 0; a + 1 < ncorr; a++)
+    for (size_t b = a + 1; b < ncorr; b++) {
+      int64_t c;
+      if (pres[a] == n)
+        c = pres[b];
+      else if (pres[b] == n)
+        c = pres[a];
+      else
+        for (size_t i = c = 0; i < n; i++)
+          c += (int64_t)(x->ok[i * vs + a] & x->ok[i * vs + b] & 1);
+      x->sh.n[a * vs + b] += c;
+    }
+}
 
 static void batch_flush(void *ud) {
   batch *x = ud;
@@ -428,6 +551,7 @@ static void batch_flush(void *ud) {
   const csv_dialect *d = &x->doc->d;
   csv_value v;
   size_t nnum = 0; /* columns with numbers in this batch */
+  uint32_t pres[CSV_MAX_CORR];
   for (size_t c = 0; c < x->nc; c++) {
     csv_colstats *cs = &x->p->cols[c];
     const csv_field *fc = x->f + c * cap;
@@ -448,10 +572,12 @@ static void batch_flush(void *ud) {
           num[k++] = v.num;
       }
     } else {
-      double *val = x->val + (size_t)s * cap;
-      uint8_t *ok = x->ok + (size_t)s * cap;
+      const size_t vs = x->vs;
+      double *val = x->val + s;
+      uint64_t *ok = x->ok + s;
       for (size_t i = 0; i < n; i++) {
-        ok[i] = 0;
+        val[i * vs] = 0.0;
+        ok[i * vs] = 0;
         if (c >= x->nf[i]) {
           csv_colstats_add_missing(cs);
           continue;
@@ -462,9 +588,10 @@ static void batch_flush(void *ud) {
           x->has_shift[s] = 1;
           x->shift[s] = v.num;
         }
-        val[i] = v.num - x->shift[s];
-        ok[i] = 1;
+        val[i * vs] = v.num - x->shift[s];
+        ok[i * vs] = ~0ULL;
       }
+      pres[s] = (uint32_t)k;
     }
 #undef ADD
     if (k) {
@@ -482,26 +609,14 @@ static void batch_flush(void *ud) {
         more = 1;
       }
   }
-  for (size_t i = 0; i < n && ncorr > 1; i++) {
-    size_t present[CSV_MAX_CORR], np = 0;
-    for (size_t s = 0; s < ncorr; s++)
-      if (x->ok[s * cap + i]) present[np++] = s;
-    for (size_t a = 0; a + 1 < np; a++) {
-      size_t sa = present[a];
-      size_t base = sa * (2 * ncorr - sa - 1) / 2;
-      double xv = x->val[sa * cap + i];
-      for (size_t b = a + 1; b < np; b++) {
-        size_t sb = present[b];
-        shifted *q = &x->sh[base + (sb - sa - 1)];
-        double y = x->val[sb * cap + i];
-        q->n++;
-        q->sx += xv;
-        q->sy += y;
-        q->sxx += xv * xv;
-        q->syy += y * y;
-        q->sxy += xv * y;
-      }
-    }
+  if (ncorr > 1) {
+    pair_counts(x, pres);
+#ifdef CSV_PAIRS_AVX2
+    if (x->avx2)
+      pair_sums4(x);
+    else
+#endif
+      pair_sums2(x);
   }
   x->n = 0;
   x->alen = 0;
@@ -545,6 +660,7 @@ static void batch_free(batch *x) {
   free(x->nf);
   free(x->val);
   free(x->ok);
+  free(x->sh.n);
   free(x->num);
   free(x->numcol);
   free(x->numn);
@@ -562,7 +678,6 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   if (!p) return -ENOMEM;
   p->begin = p->stop = chunk->begin;
   const size_t nc = doc->ncols, ncorr = doc->ncorr;
-  const size_t npairs = ncorr * (ncorr ? ncorr - 1 : 0) / 2;
   csv_reader r;
   int rc = csv_reader_init(&r, &doc->src, &doc->d, chunk->begin, chunk->end,
                            nc ? nc : 1);
@@ -571,22 +686,36 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   x.cap = BATCH_CELLS / (nc ? nc : 1);
   if (x.cap < 1) x.cap = 1;
   if (x.cap > BATCH_MAX_ROWS) x.cap = BATCH_MAX_ROWS;
-  x.sh = calloc(npairs ? npairs : 1, sizeof *x.sh);
+  x.vs = (ncorr + 6) & ~(size_t)3;
+#ifdef CSV_PAIRS_AVX2
+  __builtin_cpu_init();
+  x.avx2 = __builtin_cpu_supports("avx2");
+#endif
+  const size_t nsum = (ncorr ? ncorr : 1) * x.vs;
+  x.sh.n = calloc(6 * nsum, sizeof(double));
+  if (x.sh.n) {
+    double *sums = (double *)(void *)x.sh.n + nsum;
+    x.sh.sx = sums;
+    x.sh.sy = sums + nsum;
+    x.sh.sxx = sums + 2 * nsum;
+    x.sh.syy = sums + 3 * nsum;
+    x.sh.sxy = sums + 4 * nsum;
+  }
   x.f = malloc((nc ? nc : 1) * x.cap * sizeof *x.f);
   x.nf = malloc(x.cap * sizeof *x.nf);
-  x.val = malloc((ncorr ? ncorr : 1) * x.cap * sizeof *x.val);
-  x.ok = malloc((ncorr ? ncorr : 1) * x.cap);
+  /* zeroed: the slots past the last column stay +0.0 and "missing" */
+  x.val = calloc(x.cap * x.vs, sizeof *x.val);
+  x.ok = calloc(x.cap * x.vs, sizeof *x.ok);
   x.num = malloc((nc ? nc : 1) * x.cap * sizeof *x.num);
   x.numcol = malloc((nc ? nc : 1) * sizeof *x.numcol);
   x.numn = malloc((nc ? nc : 1) * sizeof *x.numn);
   x.memo = calloc(nc ? nc : 1, sizeof *x.memo);
   x.acap = ARENA_MIN; /* never NULL: empty quoted fields point into it */
   x.arena = malloc(x.acap + CSV_READ_PAD);
-  if (rc || !slot || !x.sh || !x.f || !x.nf || !x.val || !x.ok || !x.num ||
+  if (rc || !slot || !x.sh.n || !x.f || !x.nf || !x.val || !x.ok || !x.num ||
       !x.numcol || !x.numn || !x.memo || !x.arena) {
     if (!rc) csv_reader_free(&r);
     free(slot);
-    free(x.sh);
     batch_free(&x);
     csv_partial_free(p);
     return rc ? rc : -ENOMEM;
@@ -641,20 +770,21 @@ int csv_profile_chunk(const csv_doc *doc, const csv_chunk *chunk,
   for (size_t a = 0; a < ncorr; a++)
     for (size_t b = a + 1; b < ncorr; b++) {
       size_t k = a * (2 * ncorr - a - 1) / 2 + (b - a - 1);
-      shifted *q = &x.sh[k];
+      size_t j = a * x.vs + b;
+      const shifted *q = &x.sh;
       csv_pair *o = &p->pairs[k];
-      if (!q->n) continue;
-      double n = (double)q->n;
-      o->n = q->n;
-      o->mx = x.shift[a] + q->sx / n;
-      o->my = x.shift[b] + q->sy / n;
-      o->cxx = fmax(0.0, q->sxx - q->sx * q->sx / n);
-      o->cyy = fmax(0.0, q->syy - q->sy * q->sy / n);
-      o->cxy = q->sxy - q->sx * q->sy / n;
+      if (!q->n[j]) continue;
+      double n = (double)q->n[j];
+      double sx = q->sx[j], sy = q->sy[j];
+      o->n = (uint64_t)q->n[j];
+      o->mx = x.shift[a] + sx / n;
+      o->my = x.shift[b] + sy / n;
+      o->cxx = fmax(0.0, q->sxx[j] - sx * sx / n);
+      o->cyy = fmax(0.0, q->syy[j] - sy * sy / n);
+      o->cxy = q->sxy[j] - sx * sy / n;
     }
   csv_reader_free(&r);
   free(slot);
-  free(x.sh);
   batch_free(&x);
   for (size_t i = 0; i < nc && rc == 0; i++)
     if (p->cols[i].dd.oom || p->cols[i].dist.oom) rc = -ENOMEM;

@@ -91,14 +91,6 @@ static inline void put_field(csv_reader *r, const char *p, size_t n) {
   r->nf_total++;
 }
 
-/* Bitmask of the bytes of w equal to c's byte, one bit per byte at that
- * byte's top bit (SWAR; exact: no false positives from borrows). */
-static inline uint64_t swar_eq(uint64_t w, uint64_t c) {
-  const uint64_t lo7 = 0x7F7F7F7F7F7F7F7FULL;
-  uint64_t x = w ^ c;
-  return ~(((x & lo7) + lo7) | x | lo7);
-}
-
 /* Delimiter, end-of-line and quote masks of 16 bytes at p, one bit per
  * byte (bit i = p[i]). */
 #if defined(__SSE2__) && !defined(CSV_NO_SIMD)
@@ -110,6 +102,14 @@ static inline void scan16(const char *p, char d, char e, char q, unsigned *md,
   *mq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(q)));
 }
 #else
+/* Bitmask of the bytes of w equal to c's byte, one bit per byte at that
+ * byte's top bit (SWAR; exact: no false positives from borrows). */
+static inline uint64_t swar_eq(uint64_t w, uint64_t c) {
+  const uint64_t lo7 = 0x7F7F7F7F7F7F7F7FULL;
+  uint64_t x = w ^ c;
+  return ~(((x & lo7) + lo7) | x | lo7);
+}
+
 /* Gathers the top bit of each byte of a SWAR mask into 8 low bits. */
 static inline unsigned swar_bits(uint64_t m) {
   return (unsigned)(((m >> 7) * 0x0102040810204080ULL) >> 56);

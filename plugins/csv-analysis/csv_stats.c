@@ -156,9 +156,11 @@ static inline int apply_value(csv_colstats *c, const csv_seen *s, const char *p,
 int csv_colstats_add_seen(csv_colstats *c, const char *p, size_t n,
                           const csv_dialect *d, csv_value *v, csv_seen *s) {
   const char *raw = p;
-  while (n && (*p == ' ' || *p == '\t')) p++, n--;
-  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
-  int t = csv_classify_trimmed(p, n, d->decimal, v);
+  if (n && ((unsigned char)p[0] <= ' ' || (unsigned char)p[n - 1] <= ' ')) {
+    while (n && (*p == ' ' || *p == '\t')) p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
+  }
+  int t = csv_classify_padded(p, n, d->decimal, v);
   s->type = (int8_t)t;
   s->off = (uint32_t)(p - raw);
   s->tlen = (uint32_t)n;

@@ -107,15 +107,21 @@ static inline int eight_digits(uint64_t w) {
          !(((w + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) ^
            0x3030303030303030ULL);
 }
-/* Their value, first byte most significant (three multiplies). */
-static inline uint64_t eight_value(uint64_t w) {
-  w -= 0x3030303030303030ULL;
+/* The value of 8 digit values (0-9) in the bytes of w, first byte most
+ * significant (three multiplies). */
+static inline uint64_t eight_value_of(uint64_t w) {
   w = (w * 10) + (w >> 8);
   w = (((w & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
        (((w >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
       32;
   return w;
 }
+/* The value of the 8 ASCII digits of w. */
+static inline uint64_t eight_value(uint64_t w) {
+  return eight_value_of(w - 0x3030303030303030ULL);
+}
+static const uint64_t pow10u[9] = {1,      10,      100,      1000,     10000,
+                                   100000, 1000000, 10000000, 100000000};
 #endif
 
 /* Reads a run of digits at p[*i..n) into *m (m = m * 10 + digit each,
@@ -138,13 +144,43 @@ static inline void read_digits(const char *p, size_t n, size_t *ip,
   *mp = m;
 }
 
+/* read_digits() when 8 bytes are readable at p + n: any run of up to 8
+ * digits is one load (m wraps the same way past 19 digits). */
+static inline void read_digits_padded(const char *p, size_t n, size_t *ip,
+                                      uint64_t *mp) {
+#ifdef CSV_SWAR_DIGITS
+  size_t i = *ip;
+  uint64_t m = *mp;
+  for (;;) {
+    uint64_t w;
+    memcpy(&w, p + i, 8); /* i <= n */
+    /* t: each byte's digit value if it is a digit; bit 7 of a byte of bad
+     * set when it is not (no carry crosses bytes) */
+    uint64_t t = w ^ 0x3030303030303030ULL;
+    uint64_t bad = (((t & 0x7F7F7F7F7F7F7F7FULL) + 0x7676767676767676ULL) | t) &
+                   0x8080808080808080ULL;
+    size_t k = bad ? (size_t)__builtin_ctzll(bad) >> 3 : 8;
+    if (k > n - i) k = n - i;
+    if (!k) break;
+    m = m * pow10u[k] + eight_value_of(t << (64 - 8 * k));
+    i += k;
+    if (k < 8 || i == n) break;
+  }
+  *ip = i;
+  *mp = m;
+#else
+  read_digits(p, n, ip, mp);
+#endif
+}
+
 /* The same with a fast path for numbers of at most 19 digits in all
  * (leading zeros included): then every digit fits the 64-bit mantissa, so
  * the mantissa is simply all digits read as one integer and the decimal
  * exponent minus the count of fraction digits, exactly what the general
  * form computes for them. Longer digit strings take the general form. */
-static int parse_number(const char *p, size_t n, char dec, double *out,
-                        int *is_int) {
+static inline __attribute__((always_inline)) int
+parse_number(const char *p, size_t n, char dec, double *out, int *is_int,
+             int padded) {
   size_t i = 0;
   int neg = 0;
   if (p[0] == '+' || p[0] == '-') {
@@ -153,13 +189,19 @@ static int parse_number(const char *p, size_t n, char dec, double *out,
   }
   uint64_t m = 0;
   size_t s0 = i;
-  read_digits(p, n, &i, &m);
+  if (padded)
+    read_digits_padded(p, n, &i, &m);
+  else
+    read_digits(p, n, &i, &m);
   size_t ni = i - s0, nfrac = 0;
   int frac = 0;
   if (i < n && p[i] == dec) {
     frac = 1;
     size_t s1 = ++i;
-    read_digits(p, n, &i, &m);
+    if (padded)
+      read_digits_padded(p, n, &i, &m);
+    else
+      read_digits(p, n, &i, &m);
     nfrac = i - s1;
   }
   size_t digits = ni + nfrac;
@@ -290,7 +332,8 @@ int csv_classify(const char *p, size_t n, char decimal, csv_value *v) {
   return csv_classify_trimmed(p, n, decimal, v);
 }
 
-int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v) {
+static inline __attribute__((always_inline)) int
+classify(const char *p, size_t n, char decimal, csv_value *v, int padded) {
   if (n == 0) return v->type = CSV_T_MISSING;
   char c = p[0];
   if (isdig(c) || c == '-' || c == '+' || c == '.' || c == decimal) {
@@ -298,7 +341,7 @@ int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v) {
         parse_date(p, n, v))
       return v->type;
     int is_int;
-    if (parse_number(p, n, decimal, &v->num, &is_int))
+    if (parse_number(p, n, decimal, &v->num, &is_int, padded))
       return v->type = is_int ? CSV_T_INT : CSV_T_FLOAT;
     if (word_is(p, n, "-nan")) return v->type = CSV_T_MISSING;
     return v->type = CSV_T_TEXT;
@@ -338,4 +381,12 @@ int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v) {
     }
   }
   return v->type = CSV_T_TEXT;
+}
+
+int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v) {
+  return classify(p, n, decimal, v, 0);
+}
+
+int csv_classify_padded(const char *p, size_t n, char decimal, csv_value *v) {
+  return classify(p, n, decimal, v, 1);
 }

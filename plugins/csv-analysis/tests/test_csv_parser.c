@@ -785,6 +785,29 @@ static void t_reader_block_edges(void **s) {
  * the fast path (at most 19 digits) and the general one, at their border,
  * with exponents, -0, leading zeros, signs; NaN-looking words are missing
  * or text, never numbers. */
+/* csv_classify_padded() of in followed by pad bytes of c (the profiler's
+ * parser reads past the value): same type and bits as csv_classify(). */
+static void check_padded(const char *in, char dec) {
+  size_t n = strlen(in);
+  char *buf = malloc(n + CSV_READ_PAD);
+  assert_non_null(buf);
+  static const char pads[] = {'7', ',', '\n', '.'};
+  for (size_t k = 0; k < sizeof pads; k++) {
+    memcpy(buf, in, n);
+    memset(buf + n, pads[k], CSV_READ_PAD);
+    csv_value a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    int ta = csv_classify(in, n, dec, &a);
+    int tb = csv_classify_padded(buf, n, dec, &b);
+    if (ta != tb) fprintf(stderr, "%s: padded type %d, not %d\n", in, tb, ta);
+    assert_int_equal(tb, ta);
+    if (ta == CSV_T_INT || ta == CSV_T_FLOAT)
+      assert_memory_equal(&b.num, &a.num, sizeof a.num);
+  }
+  free(buf);
+}
+
 static void check_number(const char *in, int type) {
   csv_value v;
   memset(&v, 0, sizeof v);
@@ -795,6 +818,7 @@ static void check_number(const char *in, int type) {
   if (memcmp(&v.num, &want, sizeof want))
     fprintf(stderr, "%s: got %.17g want %.17g\n", in, v.num, want);
   assert_memory_equal(&v.num, &want, sizeof want);
+  check_padded(in, '.');
 }
 
 static void t_numbers_exact(void **s) {
@@ -869,7 +893,24 @@ static void t_numbers_exact(void **s) {
     int t = csv_classify(notnum[i], strlen(notnum[i]), '.', &v);
     if (t == CSV_T_INT || t == CSV_T_FLOAT) fprintf(stderr, "%s\n", notnum[i]);
     assert_true(t == CSV_T_TEXT || t == CSV_T_MISSING);
+    check_padded(notnum[i], '.');
   }
+  /* runs of digits of every length up to 24, in the integer part, the
+   * fraction or both, also through the padded parser */
+  for (int k = 0; k < 2000; k++) {
+    char b[64];
+    size_t n = 0;
+    unsigned ni = rnd(25), nf = rnd(3) ? 0 : rnd(25);
+    for (unsigned i = 0; i < ni; i++) b[n++] = (char)('0' + rnd(10));
+    if (nf || !ni) b[n++] = '.';
+    for (unsigned i = 0; i < nf; i++) b[n++] = (char)('0' + rnd(10));
+    if (!ni && !nf) b[n++] = '3';
+    b[n] = 0;
+    check_number(b, b[ni] == '.' || ni > 18 ? CSV_T_FLOAT : CSV_T_INT);
+  }
+  check_padded("1,25", ',');
+  check_padded("-1,2345678901234567890123", ',');
+  check_padded("12345678,87654321", ',');
   /* decimal comma */
   assert_int_equal(csv_classify(S("-1,25"), ',', &v), CSV_T_FLOAT);
   assert_true(v.num == -1.25);

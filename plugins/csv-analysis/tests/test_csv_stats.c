@@ -321,6 +321,227 @@ static void t_chunked_equals_single(void **s) {
   csv_buf_free(&b);
 }
 
+/* The engine's chunk profile (batches a column at a time, a memo of
+ * repeated values, vectorised correlation sums, the padded number parser)
+ * against the plainest one: every field of every record added on its own
+ * in row order from a copy, correlation sums one pair and row at a time.
+ * Every figure must be bit for bit the same. */
+static csv_buf make_mixed_csv(int rows) {
+  csv_buf b = {0};
+  csv_buf_puts(&b, "id,small,date,f,cat,long,q,flag,r\n");
+  static const char *cats[] = {"red", "green",   " blue ",
+                               "NA",  "\"a,b\"", "a value longer than sixteen"};
+  for (int i = 0; i < rows; i++) {
+    csv_buf_printf(&b, "%d,", 1000000 + i * 7);
+    if (rnd() % 20)
+      csv_buf_printf(&b, rnd() % 9 ? "%d," : " %d ,", (int)(rnd() % 21));
+    else
+      csv_buf_puts(&b, ",");
+    int day = (int)(rnd() % 2000);
+    if (rnd() % 50)
+      csv_buf_printf(&b, "20%02d-%02d-%02d,", 10 + day / 336, 1 + day / 28 % 12,
+                     1 + day % 28);
+    else
+      csv_buf_printf(&b, "2020-02-%02dT%02d:30:00Z,", 1 + day % 28,
+                     (int)(rnd() % 24));
+    switch (rnd() % 40) {
+    case 0:
+      csv_buf_puts(&b, "NaN,");
+      break;
+    case 1:
+      csv_buf_puts(&b, ",");
+      break;
+    case 2:
+      csv_buf_printf(&b, "%.3e,", gauss() * 1e5);
+      break;
+    default:
+      csv_buf_printf(&b, "%.*f,", (int)(rnd() % 9), 3 * gauss() + 1);
+    }
+    csv_buf_printf(&b, "%s,", cats[rnd() % 6]);
+    if (rnd() % 3)
+      csv_buf_printf(&b, "%llu%llu,", (unsigned long long)rnd(),
+                     (unsigned long long)(rnd() % 100000));
+    else
+      csv_buf_printf(&b, "%d,", (int)(rnd() % 100));
+    csv_buf_printf(&b, "\"%d\",", (int)(rnd() % 1000));
+    csv_buf_puts(&b, rnd() % 2 ? "true," : "no,");
+    if (rnd() % 30 == 0) { /* ragged: r missing */
+      b.len--;
+      csv_buf_puts(&b, "\n");
+    } else {
+      csv_buf_printf(&b, "%.5f\n", unif() - 0.5);
+    }
+  }
+  return b;
+}
+
+#define SAME(a, b, f) assert_memory_equal(&(a)->f, &(b)->f, sizeof(a)->f)
+
+static void same_store(const csv_ddstore *a, const csv_ddstore *b) {
+  assert_int_equal(a->n, b->n);
+  assert_int_equal(a->lo, b->lo);
+  if (a->n) assert_memory_equal(a->bins, b->bins, a->n * sizeof *a->bins);
+}
+
+static void same_colstats(const csv_colstats *a, const csv_colstats *b) {
+  SAME(a, b, count);
+  SAME(a, b, missing);
+  SAME(a, b, types);
+  SAME(a, b, nnum);
+  SAME(a, b, mean);
+  SAME(a, b, m2);
+  SAME(a, b, min);
+  SAME(a, b, max);
+  same_store(&a->dd.pos, &b->dd.pos);
+  same_store(&a->dd.neg, &b->dd.neg);
+  SAME(a, b, dd.zero);
+  SAME(a, b, dd.count);
+  SAME(a, b, dd.collapsed);
+  SAME(a, b, dist.used);
+  SAME(a, b, dist.cap);
+  if (a->dist.set)
+    assert_memory_equal(a->dist.set, b->dist.set,
+                        a->dist.cap * sizeof *a->dist.set);
+  assert_int_equal(!a->dist.hll, !b->dist.hll);
+  if (a->dist.hll)
+    assert_memory_equal(a->dist.hll, b->dist.hll, 1u << CSV_HLL_P);
+  assert_int_equal(!a->top, !b->top);
+  if (a->top) {
+    SAME(a, b, top->n);
+    SAME(a, b, top->err);
+    for (uint32_t i = 0; i < a->top->n; i++) {
+      const csv_topent *x = &a->top->e[i], *y = &b->top->e[i];
+      SAME(x, y, hash);
+      SAME(x, y, count);
+      SAME(x, y, len);
+      assert_memory_equal(x->key, y->key,
+                          x->len < CSV_TOPK_KEY ? x->len : CSV_TOPK_KEY);
+    }
+  }
+  SAME(a, b, nlen);
+  SAME(a, b, len_sum);
+  SAME(a, b, len_min);
+  SAME(a, b, len_max);
+  SAME(a, b, len_sumsq);
+  SAME(a, b, ndate);
+  SAME(a, b, date_min);
+  SAME(a, b, date_max);
+  SAME(a, b, date_has_time);
+  SAME(a, b, nmonths);
+  SAME(a, b, months_other);
+  assert_int_equal(!a->months, !b->months);
+  if (a->months)
+    for (uint32_t i = 0; i < CSV_MONTHS_CAP; i++) {
+      SAME(a, b, months[i].key);
+      SAME(a, b, months[i].count);
+    }
+  SAME(a, b, btrue);
+  SAME(a, b, bfalse);
+  SAME(a, b, invalid_utf8);
+  SAME(a, b, with_nul);
+}
+
+static void t_profile_equals_plain(void **s) {
+  (void)s;
+  csv_buf b = make_mixed_csv(40000);
+  csv_doc *doc;
+  assert_int_equal(csv_doc_open_mem(b.p, b.len, NULL, &doc), 0);
+  const size_t nc = doc->ncols, ncorr = doc->ncorr;
+  assert_int_equal(nc, 9);
+  assert_true(ncorr >= 5); /* id, small, f, q, r at least */
+  csv_chunk ch;
+  unsigned nch;
+  assert_int_equal(csv_plan(doc, 0, 1, 0, &ch, &nch), 0);
+  csv_partial *p;
+  assert_int_equal(csv_profile_chunk(doc, &ch, NULL, NULL, &p), 0);
+
+  csv_colstats *ref = calloc(nc, sizeof *ref);
+  for (size_t c = 0; c < nc; c++) csv_colstats_init(&ref[c]);
+  size_t np = ncorr * (ncorr - 1) / 2;
+  struct {
+    uint64_t n;
+    double sx, sy, sxx, syy, sxy;
+  } *sh = calloc(np, sizeof *sh);
+  double shift[CSV_MAX_CORR], val[CSV_MAX_CORR];
+  int has_shift[CSV_MAX_CORR] = {0}, ok[CSV_MAX_CORR];
+  int slot[CSV_MAX_COLUMNS];
+  for (size_t c = 0; c < nc; c++) slot[c] = -1;
+  for (size_t k = 0; k < ncorr; k++) slot[doc->corr[k]] = (int)k;
+  csv_reader r;
+  assert_int_equal(
+      csv_reader_init(&r, &doc->src, &doc->d, ch.begin, ch.end, nc), 0);
+  uint64_t rows = 0;
+  char *field = malloc(256 + CSV_READ_PAD);
+  while (csv_reader_next(&r) == 1) {
+    rows++;
+    for (size_t k = 0; k < ncorr; k++) ok[k] = 0;
+    for (size_t c = 0; c < nc; c++) {
+      if (c >= r.nf) {
+        csv_colstats_add_missing(&ref[c]);
+        continue;
+      }
+      assert_true(r.f[c].len <= 256);
+      memcpy(field, r.f[c].p, r.f[c].len);
+      memset(field + r.f[c].len, '9', CSV_READ_PAD);
+      csv_value v;
+      if (!csv_colstats_add_value(&ref[c], field, r.f[c].len, &doc->d, &v))
+        continue;
+      csv_colstats_moments(&ref[c], v.num);
+      int k = slot[c];
+      if (k < 0) continue;
+      if (!has_shift[k]) {
+        has_shift[k] = 1;
+        shift[k] = v.num;
+      }
+      val[k] = v.num - shift[k];
+      ok[k] = 1;
+    }
+    for (size_t a = 0; a < ncorr; a++)
+      for (size_t z = a + 1; z < ncorr && ok[a]; z++) {
+        if (!ok[z]) continue;
+        size_t k = a * (2 * ncorr - a - 1) / 2 + (z - a - 1);
+        sh[k].n++;
+        sh[k].sx += val[a];
+        sh[k].sy += val[z];
+        sh[k].sxx += val[a] * val[a];
+        sh[k].syy += val[z] * val[z];
+        sh[k].sxy += val[a] * val[z];
+      }
+  }
+  csv_reader_free(&r);
+  free(field);
+  assert_int_equal(p->rows, rows);
+  assert_int_equal(rows, 40000);
+  for (size_t c = 0; c < nc; c++) same_colstats(&p->cols[c], &ref[c]);
+  for (size_t a = 0; a < ncorr; a++)
+    for (size_t z = a + 1; z < ncorr; z++) {
+      size_t k = a * (2 * ncorr - a - 1) / 2 + (z - a - 1);
+      const csv_pair *o = &p->pairs[k];
+      assert_true(sh[k].n > 1000);
+      double n = (double)sh[k].n, sx = sh[k].sx, sy = sh[k].sy;
+      csv_pair want = {
+          .n = sh[k].n,
+          .mx = shift[a] + sx / n,
+          .my = shift[z] + sy / n,
+          .cxx = fmax(0.0, sh[k].sxx - sx * sx / n),
+          .cyy = fmax(0.0, sh[k].syy - sy * sy / n),
+          .cxy = sh[k].sxy - sx * sy / n,
+      };
+      SAME(o, &want, n);
+      SAME(o, &want, mx);
+      SAME(o, &want, my);
+      SAME(o, &want, cxx);
+      SAME(o, &want, cyy);
+      SAME(o, &want, cxy);
+    }
+  for (size_t c = 0; c < nc; c++) csv_colstats_free(&ref[c]);
+  free(ref);
+  free(sh);
+  csv_partial_free(p);
+  csv_doc_free(doc);
+  csv_buf_free(&b);
+}
+
 /* DDSketch: every rank's answer within alpha of the exact order statistic,
  * over 12 decades and both signs; merge of halves answers the same. */
 static void t_quantile_bound(void **s) {
@@ -480,6 +701,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t_against_python),
       cmocka_unit_test(t_chunked_equals_single),
+      cmocka_unit_test(t_profile_equals_plain),
       cmocka_unit_test(t_quantile_bound),
       cmocka_unit_test(t_quantile_integers_exact),
       cmocka_unit_test(t_distinct_bound),
