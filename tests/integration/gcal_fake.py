@@ -16,7 +16,8 @@ channels.stop. Everything here follows ../shared/CONNECTORS.md section 2:
   timeMin/timeMax is a 400 as at Google.
 - GET/PATCH /calendar/v3/calendars/{cal}/events/{id} (PATCH honours
   If-Match: 412 on a stale etag).
-- POST /calendar/v3/calendars/{cal}/events/watch and
+- POST /calendar/v3/calendars/{cal}/events/watch (the channel expires
+  after params.ttl seconds, 604800 when absent) and
   POST /calendar/v3/channels/stop.
 - Every request needs "Authorization: Bearer <non-empty>" (401 otherwise);
   fail_next holds canned answers (status, headers) for the next requests.
@@ -146,7 +147,10 @@ class FakeCalendar:
                     req = json.loads(body)
                     with fake.lock:
                         fake.watches.append(req)
-                    exp = int(time.time() * 1000) + 3600 * 1000
+                    # params.ttl (seconds, default 604800) sets the
+                    # expiration, as at Google
+                    ttl = int(req.get("params", {}).get("ttl", 604800))
+                    exp = int(time.time() * 1000) + ttl * 1000
                     return self._send(200, {
                         "kind": "api#channel", "id": req["id"],
                         "resourceId": "res-primary",

@@ -185,6 +185,17 @@ def planned(db_dir, event_row_id):
         con.close()
 
 
+def plan_times(db_dir, event_row_id):
+    """{offset_s: scheduled_at} of the event's planned notifications."""
+    con = sqlite3.connect(os.path.join(db_dir, "assist.db"), timeout=10)
+    try:
+        return dict(con.execute(
+            "SELECT offset_s, scheduled_at FROM notifications WHERE "
+            "event_id = ? AND state = 'planned'", (event_row_id,)))
+    finally:
+        con.close()
+
+
 def wait_rows(db_dir, source, pred, what, timeout=20):
     def ok():
         r = rows(db_dir, source)
@@ -367,6 +378,14 @@ def test_fake_incremental_push_410_restart():
             q = fake.lists()[n][2]
             assert q.get("syncToken") == "v5" and "timeMin" not in q, q
             assert r["ev1"]["end_at"] == moved + DAY + 1800 * 1000
+
+            # Its plans follow: every planned reminder is its offset
+            # before the new start.
+            def replanned():
+                p = plan_times(db, r["ev1"]["id"])
+                return p and all(at == moved + DAY - off * 1000
+                                 for off, at in p.items())
+            wait_for(replanned, 20, "the moved event re-planned")
 
             # Cancelled: an incremental item with only id and status.
             fake.cancel("ev2")
