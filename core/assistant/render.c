@@ -59,33 +59,11 @@ static const char *nz(const char *s) {
   return s ? s : "";
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = (int)(yy + (*m <= 2));
-}
-
-static int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
-  return q;
+/* The date days after 1970-01-01, with an int year (tz.h). */
+static void civil_from_days(int64_t days, int *y, int *m, int *d) {
+  int64_t year;
+  tz_civil_from_days(days, &year, m, d);
+  *y = (int)year;
 }
 
 static int wday_of_days(int64_t days) {
@@ -95,8 +73,8 @@ static int wday_of_days(int64_t days) {
 
 /* UTC "YYYYMMDDTHHMMSSZ". */
 static void fmt_utc(char out[17], int64_t ms) {
-  int64_t secs = floor_div(ms, 1000);
-  int64_t days = floor_div(secs, 86400);
+  int64_t secs = tz_floor_div(ms, 1000);
+  int64_t days = tz_floor_div(secs, 86400);
   int64_t rem = secs - days * 86400;
   int y, m, d;
   civil_from_days(days, &y, &m, &d);
@@ -113,7 +91,7 @@ static int parse_date(const char *s, int64_t *days) {
       sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || m < 1 || m > 12 ||
       d < 1 || d > 31)
     return -1;
-  *days = days_from_civil(y, m, d);
+  *days = tz_days_from_civil(y, m, d);
   return 0;
 }
 
@@ -128,7 +106,7 @@ static void to_local(const tz_t *z, int64_t ms, local_t *out) {
     *out = (local_t){l.year, l.month, l.day, l.hour, l.minute, l.wday};
     return;
   }
-  int64_t secs = floor_div(ms, 1000), days = floor_div(secs, 86400);
+  int64_t secs = tz_floor_div(ms, 1000), days = tz_floor_div(secs, 86400);
   int64_t rem = secs - days * 86400;
   civil_from_days(days, &out->year, &out->month, &out->day);
   out->hour = (int)(rem / 3600);
@@ -210,7 +188,7 @@ static void describe_when(const render_input_t *in, const words_t *w,
   if (ev->all_day) {
     int64_t days;
     if (parse_date(ev->start_date, &days) < 0)
-      days = floor_div(ev->start_ms, 86400000);
+      days = tz_floor_div(ev->start_ms, 86400000);
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
     int wd = wday_of_days(days);
@@ -441,7 +419,7 @@ static char *render_ics(const render_input_t *in) {
   if (ev->all_day) {
     int64_t days;
     if (parse_date(ev->start_date, &days) < 0)
-      days = floor_div(ev->start_ms, 86400000);
+      days = tz_floor_div(ev->start_ms, 86400000);
     int64_t ndays = (ev->end_ms - ev->start_ms + 43200000) / 86400000;
     if (ndays < 1) ndays = 1;
     char d1[9], d2[9];

@@ -53,7 +53,7 @@ struct tz {
 
 /* ---- calendar arithmetic (proleptic Gregorian, H. Hinnant) ---- */
 
-static int64_t days_from_civil(int64_t y, int m, int d) {
+int64_t tz_days_from_civil(int64_t y, int m, int d) {
   y -= m <= 2;
   int64_t era = (y >= 0 ? y : y - 399) / 400;
   int64_t yoe = y - era * 400;
@@ -62,7 +62,7 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
   return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
+void tz_civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
   z += 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   int64_t doe = z - era * 146097;
@@ -74,20 +74,20 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
   *y = yoe + era * 400 + (*m <= 2);
 }
 
-static int is_leap(int64_t y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int64_t floor_div(int64_t a, int64_t b) {
+int64_t tz_floor_div(int64_t a, int64_t b) {
   int64_t q = a / b;
   if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
   return q;
 }
 
+static int is_leap(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
 /* Local seconds (as if UTC) at which rule r fires in year y. */
 static int64_t rule_local(const tz_rule_t *r, int64_t y) {
   int64_t day; /* days since epoch */
-  int64_t jan1 = days_from_civil(y, 1, 1);
+  int64_t jan1 = tz_days_from_civil(y, 1, 1);
   if (r->kind == 'J') {
     int n = r->a; /* 1..365, Feb 29 not counted */
     day = jan1 + n - 1;
@@ -96,7 +96,7 @@ static int64_t rule_local(const tz_rule_t *r, int64_t y) {
     day = jan1 + r->a;
   } else { /* Mm.w.d */
     int m = r->a, w = r->b, wd = r->c;
-    int64_t first = days_from_civil(y, m, 1);
+    int64_t first = tz_days_from_civil(y, m, 1);
     /* 1970-01-01 was a Thursday (4). */
     int wd1 = (int)(((first % 7) + 11) % 7);
     int64_t d = first + ((wd - wd1 + 7) % 7) + 7 * (w - 1);
@@ -118,7 +118,7 @@ static int32_t footer_offset(const tz_footer_t *f, int64_t t, int64_t *lo,
   }
   int64_t y;
   int m, d;
-  civil_from_days(floor_div(t + f->std_off, 86400), &y, &m, &d);
+  tz_civil_from_days(tz_floor_div(t + f->std_off, 86400), &y, &m, &d);
   int64_t s = rule_local(&f->start, y) - f->std_off;
   int64_t e = rule_local(&f->end, y) - f->dst_off;
   int in_dst;
@@ -472,14 +472,14 @@ static _Thread_local struct {
 } last_day;
 
 void tz_to_local(const tz_t *z, int64_t utc_ms, tz_local_t *out) {
-  int64_t t = floor_div(utc_ms, 1000);
+  int64_t t = tz_floor_div(utc_ms, 1000);
   int32_t off = offset_at(z, t);
   int64_t l = t + off;
-  int64_t days = floor_div(l, 86400);
+  int64_t days = tz_floor_div(l, 86400);
   int64_t sod = l - days * 86400;
   if (!last_day.valid || last_day.days != days) {
     int64_t y;
-    civil_from_days(days, &y, &last_day.month, &last_day.day);
+    tz_civil_from_days(days, &y, &last_day.month, &last_day.day);
     last_day.year = (int)y;
     last_day.days = days;
     last_day.valid = 1;
@@ -499,9 +499,9 @@ int64_t tz_from_local(const tz_t *z, int year, int month, int day, int hour,
   /* Out-of-range fields are normalized (day 0 = last of the previous
    * month, hour 24 = next midnight...). */
   int64_t y = year, m0 = (int64_t)month - 1;
-  y += floor_div(m0, 12);
-  m0 -= floor_div(m0, 12) * 12;
-  int64_t local = days_from_civil(y, (int)m0 + 1, 1) * 86400 +
+  y += tz_floor_div(m0, 12);
+  m0 -= tz_floor_div(m0, 12) * 12;
+  int64_t local = tz_days_from_civil(y, (int)m0 + 1, 1) * 86400 +
                   ((int64_t)day - 1) * 86400 + (int64_t)hour * 3600 +
                   (int64_t)minute * 60 + second;
   /* Candidate offsets: those in effect within a day either side. */

@@ -24,10 +24,10 @@ const tz_t *tz_get(const char *name);
 
 /** Local broken-down time. */
 typedef struct tz_local {
-  int year, month, day;     /* month 1..12 */
+  int year, month, day; /* month 1..12 */
   int hour, minute, second;
-  int wday;                 /* 0 = Sunday */
-  int utc_offset_s;         /* local = UTC + offset */
+  int wday;         /* 0 = Sunday */
+  int utc_offset_s; /* local = UTC + offset */
 } tz_local_t;
 
 /** UTC ms -> local time in zone z. */
@@ -41,5 +41,17 @@ void tz_to_local(const tz_t *z, int64_t utc_ms, tz_local_t *out);
  */
 int64_t tz_from_local(const tz_t *z, int year, int month, int day, int hour,
                       int minute, int second, int *adjusted);
+
+/* Proleptic Gregorian calendar arithmetic (H. Hinnant), shared by the core's
+ * date code; days count from 1970-01-01. */
+
+/** Days since 1970-01-01 of year-month-day (month 1..12). */
+int64_t tz_days_from_civil(int64_t year, int month, int day);
+
+/** The date days after 1970-01-01 (month 1..12). */
+void tz_civil_from_days(int64_t days, int64_t *year, int *month, int *day);
+
+/** a / b rounded toward minus infinity (b != 0). */
+int64_t tz_floor_div(int64_t a, int64_t b);
 
 #endif
