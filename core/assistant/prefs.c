@@ -468,6 +468,12 @@ int prefs_parse(const char *json, const char *account_email, prefs_t *out,
   return rc;
 }
 
+void prefs_load(const char *json, const char *account_email, prefs_t *out) {
+  if (prefs_parse(json, account_email, out, NULL) == 0) return;
+  prefs_free(out);
+  prefs_parse("{}", account_email, out, NULL);
+}
+
 static void dur_str(int64_t s, char *buf, size_t n) {
   if (s % 3600 == 0)
     snprintf(buf, n, "%lldh", (long long)(s / 3600));

@@ -97,6 +97,9 @@ void prefs_errors_free(prefs_errors_t *e);
  */
 int prefs_parse(const char *json, const char *account_email, prefs_t *out,
                 prefs_errors_t *errs);
+/** Stored preferences json into *out, or the defaults (with account_email)
+ * when they no longer validate. Free with prefs_free. */
+void prefs_load(const char *json, const char *account_email, prefs_t *out);
 /** The canonical JSON of p (every key, durations as strings like "2h");
  * malloc'd, caller frees. */
 char *prefs_to_json(const prefs_t *p);

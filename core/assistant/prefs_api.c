@@ -96,14 +96,7 @@ static void got(store_t *s, int status, const char *errmsg, store_res_t *res,
     http_respond_error(q->req, 404, "no such user");
   } else {
     prefs_t p;
-    prefs_errors_t e = {0};
-    if (prefs_parse(store_res_text(res, 0, 0, 1), store_res_text(res, 0, 0, 0),
-                    &p, &e) != 0) {
-      prefs_errors_free(&e);
-      prefs_free(&p);
-      prefs_parse("{}", store_res_text(res, 0, 0, 0), &p, &e);
-      prefs_errors_free(&e);
-    }
+    prefs_load(store_res_text(res, 0, 0, 1), store_res_text(res, 0, 0, 0), &p);
     char *json = prefs_to_json(&p);
     prefs_free(&p);
     http_respond_json(q->req, 200, json, strlen(json));
