@@ -74,12 +74,18 @@ enum {
   C_UID
 };
 
-typedef struct ereq {
+typedef struct ereq ereq_t;
+
+/* What a GET /api/events/{id}... route answers once its event is found. */
+typedef void (*event_show_fn)(ereq_t *q, store_res_t *res);
+
+struct ereq {
   assistant_t *a;
   http_request_t *req;
   auth_principal_t p;
   int64_t limit;
-} ereq_t;
+  event_show_fn show;
+};
 
 static ereq_t *ereq_new(assistant_t *a, http_request_t *req,
                         const auth_principal_t *p) {
@@ -101,7 +107,13 @@ static void ereq_free(ereq_t *q) {
   assistant_release(a);
 }
 
+/* The comma before a member, unless it is the first of its object. */
+static void member_sep(buf_t *b) {
+  if (b->len && b->data[b->len - 1] != '{') buf_puts(b, ",");
+}
+
 static void kstr(buf_t *b, const char *k, const char *v) {
+  member_sep(b);
   buf_printf(b, "\"%s\":", k);
   buf_json_str(b, v, strlen(v));
 }
@@ -109,25 +121,20 @@ static void kstr(buf_t *b, const char *k, const char *v) {
 static void ktime(buf_t *b, const char *k, int64_t ms) {
   char t[32];
   plans_fmt_utc(ms, t);
+  member_sep(b);
   buf_printf(b, "\"%s\":\"%s\",\"%s_ms\":%" PRId64, k, t, k, ms);
 }
 
 static void event_json(buf_t *b, store_res_t *res, int row, int full) {
-  buf_printf(b, "{\"id\":%" PRId64 ",\"user_id\":%" PRId64 ",",
+  buf_printf(b, "{\"id\":%" PRId64 ",\"user_id\":%" PRId64,
              store_res_int(res, 0, row, C_ID),
              store_res_int(res, 0, row, C_USER));
   kstr(b, "source", store_res_text(res, 0, row, C_SOURCE));
-  buf_puts(b, ",");
   kstr(b, "external_id", store_res_text(res, 0, row, C_EXT));
-  buf_puts(b, ",");
   kstr(b, "summary", store_res_text(res, 0, row, C_SUMMARY));
-  buf_puts(b, ",");
   kstr(b, "location", store_res_text(res, 0, row, C_LOCATION));
-  buf_puts(b, ",");
   ktime(b, "start_at", store_res_int(res, 0, row, C_START));
-  buf_puts(b, ",");
   ktime(b, "end_at", store_res_int(res, 0, row, C_END));
-  buf_puts(b, ",");
   kstr(b, "tz", store_res_text(res, 0, row, C_TZ));
   int all_day = store_res_int(res, 0, row, C_ALLDAY) != 0;
   buf_printf(b, ",\"all_day\":%s,\"start_date\":", all_day ? "true" : "false");
@@ -137,21 +144,14 @@ static void event_json(buf_t *b, store_res_t *res, int row, int full) {
   } else {
     buf_puts(b, "null");
   }
-  buf_puts(b, ",");
   kstr(b, "organizer", store_res_text(res, 0, row, C_ORG));
-  buf_puts(b, ",");
   kstr(b, "status", store_res_text(res, 0, row, C_STATUS));
-  buf_puts(b, ",");
   kstr(b, "response", store_res_text(res, 0, row, C_RESP));
-  buf_printf(b, ",\"sequence\":%" PRId64 ",",
-             store_res_int(res, 0, row, C_SEQ));
+  buf_printf(b, ",\"sequence\":%" PRId64, store_res_int(res, 0, row, C_SEQ));
   ktime(b, "updated_at", store_res_int(res, 0, row, C_UPDATED));
   if (full) {
-    buf_puts(b, ",");
     kstr(b, "description", store_res_text(res, 0, row, C_DESC));
-    buf_puts(b, ",");
     kstr(b, "etag", store_res_text(res, 0, row, C_ETAG));
-    buf_puts(b, ",");
     kstr(b, "ical_uid", store_res_text(res, 0, row, C_UID));
     /* attendees: JSON we wrote ourselves (events.c) */
     const char *att = store_res_text(res, 0, row, C_ATT);
@@ -298,85 +298,77 @@ static void h_list(http_request_t *req, const auth_principal_t *p, void *ud) {
   store_req_submit(r, listed, q);
 }
 
-/* ---------------- GET /api/events/{id} ---------------- */
+/* ---------------- GET /api/events/{id}... ---------------- */
 
-static void got_one(store_t *s, int status, const char *errmsg,
-                    store_res_t *res, void *arg) {
+static void event_loaded(store_t *s, int status, const char *errmsg,
+                         store_res_t *res, void *arg) {
   (void)s;
   (void)errmsg;
   ereq_t *q = arg;
-  if (status != 0) {
+  if (status != 0)
     respond_store_error(q->req, status);
-  } else if (store_res_rows(res, 0) < 1 ||
-             !auth_principal_owns(&q->p, store_res_int(res, 0, 0, C_USER))) {
-    http_respond_error(q->req, 404, "no such event");
-  } else {
-    buf_t b = {0};
-    event_json(&b, res, 0, 1);
-    http_respond_json(q->req, 200, b.data, b.len);
-    buf_free(&b);
-  }
+  else if (store_res_rows(res, 0) < 1 ||
+           !auth_principal_owns(&q->p, store_res_int(res, 0, 0, C_USER)))
+    http_respond_error(q->req, 404, "no such event"); /* not theirs: 404 */
+  else
+    q->show(q, res);
   ereq_free(q);
 }
 
-static void h_get(http_request_t *req, const auth_principal_t *p, void *ud) {
+/* Loads event {id} (result 0), with its person (1) and decisions (2) for
+ * the plan, and hands it to show when the caller may see it. */
+static void event_load(http_request_t *req, const auth_principal_t *p,
+                       assistant_t *a, int with_plan, event_show_fn show) {
   int64_t id = id_param(req);
   if (id <= 0) {
     http_respond_error(req, 404, "no such event");
     return;
   }
-  ereq_t *q = ereq_new(ud, req, p);
+  ereq_t *q = ereq_new(a, req, p);
   if (!q) return;
-  store_req_t *r = store_req_new(q->a->store, 0);
+  q->show = show;
+  store_req_t *r = store_req_new(a->store, 0);
   store_req_stmt(r, &q_one);
   store_req_bind_int(r, id);
-  store_req_submit(r, got_one, q);
+  if (with_plan) {
+    store_req_stmt(r, &q_person);
+    store_req_bind_int(r, id);
+    store_req_stmt(r, &q_decisions);
+    store_req_bind_int(r, id);
+  }
+  store_req_submit(r, event_loaded, q);
+}
+
+static void show_event(ereq_t *q, store_res_t *res) {
+  buf_t b = {0};
+  event_json(&b, res, 0, 1);
+  http_respond_json(q->req, 200, b.data, b.len);
+  buf_free(&b);
+}
+
+static void h_get(http_request_t *req, const auth_principal_t *p, void *ud) {
+  event_load(req, p, ud, 0, show_event);
 }
 
 /* ---------------- GET /api/events/{id}/plan ---------------- */
 
-static void got_plan(store_t *s, int status, const char *errmsg,
-                     store_res_t *res, void *arg) {
-  (void)s;
-  (void)errmsg;
-  ereq_t *q = arg;
-  if (status != 0) {
-    respond_store_error(q->req, status);
-    ereq_free(q);
-    return;
-  }
-  if (store_res_rows(res, 0) < 1 ||
-      !auth_principal_owns(&q->p, store_res_int(res, 0, 0, C_USER))) {
-    http_respond_error(q->req, 404, "no such event");
-    ereq_free(q);
-    return;
-  }
+static void show_plan(ereq_t *q, store_res_t *res) {
   /* the person's zone */
   prefs_t pr;
-  prefs_errors_t pe = {0};
-  if (prefs_parse(store_res_text(res, 1, 0, 1), store_res_text(res, 1, 0, 0),
-                  &pr, &pe) != 0) {
-    prefs_errors_free(&pe);
-    prefs_free(&pr);
-    prefs_parse("{}", "", &pr, &pe);
-    prefs_errors_free(&pe);
-  }
+  prefs_load(store_res_text(res, 1, 0, 1), store_res_text(res, 1, 0, 0), &pr);
   char zone[PREFS_TZ_MAX];
   snprintf(zone, sizeof zone, "%s", pr.timezone);
   prefs_free(&pr);
   buf_t b = {0};
   int64_t start = store_res_int(res, 0, 0, C_START);
   char local[40];
-  buf_printf(&b, "{\"event_id\":%" PRId64 ",", store_res_int(res, 0, 0, C_ID));
+  buf_printf(&b, "{\"event_id\":%" PRId64, store_res_int(res, 0, 0, C_ID));
   kstr(&b, "summary", store_res_text(res, 0, 0, C_SUMMARY));
-  buf_puts(&b, ",");
   kstr(&b, "status", store_res_text(res, 0, 0, C_STATUS));
-  buf_puts(&b, ",");
   kstr(&b, "response", store_res_text(res, 0, 0, C_RESP));
-  buf_puts(&b, ",");
   ktime(&b, "start_at", start);
   plans_fmt_local(start, zone, local);
-  buf_printf(&b, ",\"start_local\":\"%s\",", local);
+  buf_printf(&b, ",\"start_local\":\"%s\"", local);
   kstr(&b, "timezone", zone);
   buf_puts(&b, ",\"decisions\":[");
   int n = store_res_rows(res, 2);
@@ -386,12 +378,11 @@ static void got_plan(store_t *s, int status, const char *errmsg,
     char dur[32];
     plans_fmt_duration(off, dur);
     if (i) buf_puts(&b, ",");
-    buf_printf(
-        &b, "{\"id\":%" PRId64 ",\"offset_s\":%" PRId64 ",\"offset\":\"%s\",",
-        store_res_int(res, 2, i, 0), off, dur);
+    buf_printf(&b,
+               "{\"id\":%" PRId64 ",\"offset_s\":%" PRId64 ",\"offset\":\"%s\"",
+               store_res_int(res, 2, i, 0), off, dur);
     kstr(&b, "channel", store_res_text(res, 2, i, 2));
     if (sched > 0) {
-      buf_puts(&b, ",");
       ktime(&b, "scheduled_at", sched);
       plans_fmt_local(sched, zone, local);
       buf_printf(&b, ",\"scheduled_local\":\"%s\"", local);
@@ -399,9 +390,7 @@ static void got_plan(store_t *s, int status, const char *errmsg,
       buf_puts(&b, ",\"scheduled_at\":null,\"scheduled_at_ms\":null,"
                    "\"scheduled_local\":null");
     }
-    buf_puts(&b, ",");
     kstr(&b, "state", store_res_text(res, 2, i, 4));
-    buf_puts(&b, ",");
     kstr(&b, "reason", store_res_text(res, 2, i, 5));
     if (store_res_isnull(res, 2, i, 6))
       buf_puts(&b, ",\"job_id\":null}");
@@ -411,78 +400,40 @@ static void got_plan(store_t *s, int status, const char *errmsg,
   buf_puts(&b, "]}");
   http_respond_json(q->req, 200, b.data, b.len);
   buf_free(&b);
-  ereq_free(q);
 }
 
 static void h_plan(http_request_t *req, const auth_principal_t *p, void *ud) {
-  int64_t id = id_param(req);
-  if (id <= 0) {
-    http_respond_error(req, 404, "no such event");
-    return;
-  }
-  ereq_t *q = ereq_new(ud, req, p);
-  if (!q) return;
-  store_req_t *r = store_req_new(q->a->store, 0);
-  store_req_stmt(r, &q_one);
-  store_req_bind_int(r, id);
-  store_req_stmt(r, &q_person);
-  store_req_bind_int(r, id);
-  store_req_stmt(r, &q_decisions);
-  store_req_bind_int(r, id);
-  store_req_submit(r, got_plan, q);
+  event_load(req, p, ud, 1, show_plan);
 }
 
 /* ---------------- GET /api/events/{id}/rsvp ---------------- */
 
-static void got_rsvp(store_t *s, int status, const char *errmsg,
-                     store_res_t *res, void *arg) {
-  (void)s;
-  (void)errmsg;
-  ereq_t *q = arg;
-  if (status != 0) {
-    respond_store_error(q->req, status);
-  } else if (store_res_rows(res, 0) < 1 ||
-             !auth_principal_owns(&q->p, store_res_int(res, 0, 0, C_USER))) {
-    http_respond_error(q->req, 404, "no such event");
-  } else {
-    int64_t id = store_res_int(res, 0, 0, C_ID);
-    int64_t owner = store_res_int(res, 0, 0, C_USER);
-    static const char *const resp[] = {"accepted", "declined", "tentative"};
-    buf_t b = {0};
-    buf_printf(&b, "{\"event_id\":%" PRId64 ",\"links\":{", id);
-    int ok = 1;
-    for (int i = 0; i < 3 && ok; i++) {
-      char *l = rsvp_link(q->a, id, owner, resp[i]);
-      if (!l) {
-        ok = 0;
-        break;
-      }
-      if (i) buf_puts(&b, ",");
-      kstr(&b, resp[i], l);
-      free(l);
+static void show_rsvp(ereq_t *q, store_res_t *res) {
+  int64_t id = store_res_int(res, 0, 0, C_ID);
+  int64_t owner = store_res_int(res, 0, 0, C_USER);
+  static const char *const resp[] = {"accepted", "declined", "tentative"};
+  buf_t b = {0};
+  buf_printf(&b, "{\"event_id\":%" PRId64 ",\"links\":{", id);
+  int ok = 1;
+  for (int i = 0; i < 3 && ok; i++) {
+    char *l = rsvp_link(q->a, id, owner, resp[i]);
+    if (!l) {
+      ok = 0;
+      break;
     }
-    buf_puts(&b, "}}");
-    if (ok)
-      http_respond_json(q->req, 200, b.data, b.len);
-    else
-      http_respond_error(q->req, 500, "cannot sign RSVP links");
-    buf_free(&b);
+    kstr(&b, resp[i], l);
+    free(l);
   }
-  ereq_free(q);
+  buf_puts(&b, "}}");
+  if (ok)
+    http_respond_json(q->req, 200, b.data, b.len);
+  else
+    http_respond_error(q->req, 500, "cannot sign RSVP links");
+  buf_free(&b);
 }
 
 static void h_rsvp(http_request_t *req, const auth_principal_t *p, void *ud) {
-  int64_t id = id_param(req);
-  if (id <= 0) {
-    http_respond_error(req, 404, "no such event");
-    return;
-  }
-  ereq_t *q = ereq_new(ud, req, p);
-  if (!q) return;
-  store_req_t *r = store_req_new(q->a->store, 0);
-  store_req_stmt(r, &q_one);
-  store_req_bind_int(r, id);
-  store_req_submit(r, got_rsvp, q);
+  event_load(req, p, ud, 0, show_rsvp);
 }
 
 int events_api_routes(assistant_t *a, router_t *r, auth_t *auth) {
