@@ -74,7 +74,8 @@ void render_ics_text(buf_t *b, const char *s);
  * octets (continuation lines start with a space; a UTF-8 sequence is never
  * split), then CRLF. */
 void render_ics_fold(buf_t *b, const char *line, size_t n);
-/** Appends s escaped for HTML text and attribute values (& < > " '). */
+/** Appends s escaped for HTML text and attribute values (& < > " '),
+ * control characters but newline and tab dropped. */
 void render_html(buf_t *b, const char *s);
 
 #endif

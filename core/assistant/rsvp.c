@@ -12,6 +12,7 @@
 
 #include "assistant/plans.h"
 #include "assistant/prefs.h"
+#include "assistant/render.h"
 #include "assistant/tz.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -84,39 +85,15 @@ char *rsvp_link(struct assistant *a, int64_t event_id, int64_t user_id,
 
 /* ---------------- pages ---------------- */
 
-static void html_esc(buf_t *b, const char *s) {
-  for (; *s; s++) {
-    switch (*s) {
-    case '<':
-      buf_puts(b, "&lt;");
-      break;
-    case '>':
-      buf_puts(b, "&gt;");
-      break;
-    case '&':
-      buf_puts(b, "&amp;");
-      break;
-    case '"':
-      buf_puts(b, "&quot;");
-      break;
-    case '\'':
-      buf_puts(b, "&#39;");
-      break;
-    default:
-      buf_append(b, s, 1);
-    }
-  }
-}
-
 static void page_open(buf_t *b, const char *title) {
   buf_puts(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
               "<meta name=\"viewport\" content=\"width=device-width\">"
               "<meta name=\"robots\" content=\"noindex\"><title>");
-  html_esc(b, title);
+  render_html(b, title);
   buf_puts(b, "</title><style>body{font-family:sans-serif;max-width:32em;"
               "margin:3em auto;padding:0 1em;line-height:1.5}button{font-size:"
               "1em;padding:.5em 1.5em}</style></head><body><h1>");
-  html_esc(b, title);
+  render_html(b, title);
   buf_puts(b, "</h1>\n");
 }
 
@@ -139,7 +116,7 @@ static void page_msg(http_request_t *req, int status, const char *title,
   buf_t b = {0};
   page_open(&b, title);
   buf_puts(&b, "<p>");
-  html_esc(&b, text);
+  render_html(&b, text);
   buf_puts(&b, "</p>\n");
   page_send(req, status, &b);
 }
@@ -165,14 +142,8 @@ static void when_text(buf_t *b, store_res_t *res) {
       "January", "February", "March",     "April",   "May",      "June",
       "July",    "August",   "September", "October", "November", "December"};
   prefs_t p;
-  prefs_errors_t e = {0};
-  if (prefs_parse(store_res_text(res, 0, 0, R_PREFS),
-                  store_res_text(res, 0, 0, R_EMAIL), &p, &e) != 0) {
-    prefs_errors_free(&e);
-    prefs_free(&p);
-    prefs_parse("{}", "", &p, &e);
-    prefs_errors_free(&e);
-  }
+  prefs_load(store_res_text(res, 0, 0, R_PREFS),
+             store_res_text(res, 0, 0, R_EMAIL), &p);
   const tz_t *z = tz_get(p.timezone);
   if (!z) z = tz_get("UTC");
   int all_day = store_res_int(res, 0, 0, R_ALLDAY) != 0;
@@ -183,7 +154,7 @@ static void when_text(buf_t *b, store_res_t *res) {
     tz_to_local(z, store_res_int(res, 0, 0, R_START), &l);
     buf_printf(b, "%s %d %s %d, %02d:%02d (", days[l.wday % 7], l.day,
                months[(l.month + 11) % 12], l.year, l.hour, l.minute);
-    html_esc(b, p.timezone);
+    render_html(b, p.timezone);
     buf_puts(b, ")");
   }
   prefs_free(&p);
@@ -191,7 +162,12 @@ static void when_text(buf_t *b, store_res_t *res) {
 
 /* ---------------- shared request state ---------------- */
 
-typedef struct rreq {
+typedef struct rreq rreq_t;
+
+/* What GET or POST does once the event is loaded and the link unused. */
+typedef void (*loaded_fn)(rreq_t *r, store_res_t *res);
+
+struct rreq {
   assistant_t *a;
   http_request_t *req;
   char *token;
@@ -199,9 +175,10 @@ typedef struct rreq {
   int64_t event_id, user_id;
   char response[16];
   int post;
+  loaded_fn then;
   char *source, *external_id, *summary, *email;
   int write_back; /* 1: a provider call is running */
-} rreq_t;
+};
 
 static void rreq_free(rreq_t *r) {
   assistant_t *a = r->a;
@@ -266,98 +243,7 @@ static rreq_t *open_token(assistant_t *a, http_request_t *req, int post) {
   return r;
 }
 
-/* ---------------- GET ---------------- */
-
-static void get_loaded(store_t *s, int status, const char *errmsg,
-                       store_res_t *res, void *arg);
-
-static void load(rreq_t *r, store_done_cb cb) {
-  store_req_t *q = store_req_new(r->a->store, 0);
-  store_req_stmt(q, &q_event);
-  store_req_bind_int(q, r->event_id);
-  store_req_bind_int(q, r->user_id);
-  store_req_stmt(q, &q_used);
-  store_req_bind_text(q, r->hash);
-  store_req_submit(q, cb, r);
-}
-
-static void audit(struct rreq *r, const char *action, const char *outcome,
-                  const char *details);
-
-/* Common checks after loading; 0 when the page may go on. */
-static int loaded_ok(rreq_t *r, int status, store_res_t *res) {
-  if (status != 0) {
-    page_msg(r->req, 503, "Try again later",
-             "The answer could not be read or recorded right now. Please try "
-             "again in a minute.");
-    return -1;
-  }
-  if (store_res_rows(res, 1) > 0) {
-    if (r->post) {
-      char details[64];
-      snprintf(details, sizeof details, "{\"response\":\"%s\"}", r->response);
-      audit(r, "rsvp.respond", "replay", details);
-    }
-    page_msg(r->req, 410, "This link was already used",
-             "Your answer was recorded when you used this link before. To "
-             "change it, use your calendar.");
-    return -1;
-  }
-  if (store_res_rows(res, 0) < 1) {
-    page_msg(r->req, 404, "Event not found",
-             "This event no longer exists in your calendar.");
-    return -1;
-  }
-  return 0;
-}
-
-static void get_loaded(store_t *s, int status, const char *errmsg,
-                       store_res_t *res, void *arg) {
-  (void)s;
-  (void)errmsg;
-  rreq_t *r = arg;
-  if (loaded_ok(r, status, res) != 0) {
-    rreq_free(r);
-    return;
-  }
-  char *csrf = NULL;
-  if (secrets_mac(r->a->ring, CSRF_PURPOSE, r->token, strlen(r->token),
-                  &csrf) != 0) {
-    page_msg(r->req, 500, "Something went wrong",
-             "The confirmation form could not be prepared.");
-    rreq_free(r);
-    return;
-  }
-  const char *summary = store_res_text(res, 0, 0, R_SUMMARY);
-  buf_t b = {0};
-  char title[64];
-  snprintf(title, sizeof title, "%s this event?", verb(r->response));
-  page_open(&b, title);
-  buf_puts(&b, "<p><strong>");
-  html_esc(&b, *summary ? summary : "(no title)");
-  buf_puts(&b, "</strong><br>");
-  when_text(&b, res);
-  buf_puts(&b, "</p>\n<form method=\"post\" action=\"/rsvp/");
-  html_esc(&b, r->token);
-  buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
-  html_esc(&b, csrf);
-  buf_printf(&b, "\"><button type=\"submit\">%s</button></form>\n",
-             verb(r->response));
-  buf_puts(&b, "<p><small>Nothing changes until you press the button."
-               "</small></p>\n");
-  free(csrf);
-  page_send(r->req, 200, &b);
-  rreq_free(r);
-}
-
-static void h_get(http_request_t *req, void *ud) {
-  rreq_t *r = open_token(ud, req, 0);
-  if (r) load(r, get_loaded);
-}
-
-/* ---------------- POST ---------------- */
-
-static void audit(struct rreq *r, const char *action, const char *outcome,
+static void audit(rreq_t *r, const char *action, const char *outcome,
                   const char *details) {
   if (!r->a->audit) return;
   char actor[32], target[32], subject[24];
@@ -372,6 +258,94 @@ static void audit(struct rreq *r, const char *action, const char *outcome,
                         .details = details};
   audit_svc_append(r->a->audit, &rec, NULL, NULL);
 }
+
+/* ---------------- loading ---------------- */
+
+/* A token's second use: audited when it is an answer, 410 either way. */
+static void already_used(rreq_t *r) {
+  if (r->post) {
+    char details[64];
+    snprintf(details, sizeof details, "{\"response\":\"%s\"}", r->response);
+    audit(r, "rsvp.respond", "replay", details);
+  }
+  page_msg(r->req, 410, "This link was already used",
+           "Your answer was recorded when you used this link before. To "
+           "change it, use your calendar.");
+}
+
+static void loaded(store_t *s, int status, const char *errmsg, store_res_t *res,
+                   void *arg) {
+  (void)s;
+  (void)errmsg;
+  rreq_t *r = arg;
+  if (status != 0) {
+    page_msg(r->req, 503, "Try again later",
+             "The answer could not be read or recorded right now. Please try "
+             "again in a minute.");
+  } else if (store_res_rows(res, 1) > 0) {
+    already_used(r);
+  } else if (store_res_rows(res, 0) < 1) {
+    page_msg(r->req, 404, "Event not found",
+             "This event no longer exists in your calendar.");
+  } else {
+    r->then(r, res); /* frees r */
+    return;
+  }
+  rreq_free(r);
+}
+
+/* Loads the event and the token's earlier use; then runs when the page may
+ * go on. */
+static void load(rreq_t *r, loaded_fn then) {
+  r->then = then;
+  store_req_t *q = store_req_new(r->a->store, 0);
+  store_req_stmt(q, &q_event);
+  store_req_bind_int(q, r->event_id);
+  store_req_bind_int(q, r->user_id);
+  store_req_stmt(q, &q_used);
+  store_req_bind_text(q, r->hash);
+  store_req_submit(q, loaded, r);
+}
+
+/* ---------------- GET ---------------- */
+
+static void show_form(rreq_t *r, store_res_t *res) {
+  char *csrf = NULL;
+  if (secrets_mac(r->a->ring, CSRF_PURPOSE, r->token, strlen(r->token),
+                  &csrf) != 0) {
+    page_msg(r->req, 500, "Something went wrong",
+             "The confirmation form could not be prepared.");
+    rreq_free(r);
+    return;
+  }
+  const char *summary = store_res_text(res, 0, 0, R_SUMMARY);
+  buf_t b = {0};
+  char title[64];
+  snprintf(title, sizeof title, "%s this event?", verb(r->response));
+  page_open(&b, title);
+  buf_puts(&b, "<p><strong>");
+  render_html(&b, *summary ? summary : "(no title)");
+  buf_puts(&b, "</strong><br>");
+  when_text(&b, res);
+  buf_puts(&b, "</p>\n<form method=\"post\" action=\"/rsvp/");
+  render_html(&b, r->token);
+  buf_puts(&b, "\"><input type=\"hidden\" name=\"csrf\" value=\"");
+  render_html(&b, csrf);
+  buf_printf(&b, "\"><button type=\"submit\">%s</button></form>\n",
+             verb(r->response));
+  buf_puts(&b, "<p><small>Nothing changes until you press the button."
+               "</small></p>\n");
+  free(csrf);
+  page_send(r->req, 200, &b);
+  rreq_free(r);
+}
+
+static void h_get(http_request_t *req, void *ud) {
+  rreq_t *r = open_token(ud, req, 0);
+  if (r) load(r, show_form);
+}
+
+/* ---------------- POST ---------------- */
 
 static void written_back(void *arg, int status) {
   rreq_t *r = arg;
@@ -395,7 +369,7 @@ static void post_replanned(void *ud, int status, const plans_stats_t *st) {
   buf_t b = {0};
   page_open(&b, "Thank you");
   buf_printf(&b, "<p>You %s <strong>", past(r->response));
-  html_esc(&b, *r->summary ? r->summary : "(no title)");
+  render_html(&b, *r->summary ? r->summary : "(no title)");
   buf_puts(&b, "</strong>.</p>\n");
   if (strcmp(r->response, "declined") == 0)
     buf_puts(&b, status == 0
@@ -430,13 +404,8 @@ static void post_recorded(store_t *s, int status, const char *errmsg,
   (void)s;
   (void)res;
   rreq_t *r = arg;
-  char details[64];
-  snprintf(details, sizeof details, "{\"response\":\"%s\"}", r->response);
-  if (status == -EEXIST) {
-    audit(r, "rsvp.respond", "replay", details);
-    page_msg(r->req, 410, "This link was already used",
-             "Your answer was recorded when you used this link before. To "
-             "change it, use your calendar.");
+  if (status == -EEXIST) { /* used meanwhile by a concurrent answer */
+    already_used(r);
     rreq_free(r);
     return;
   }
@@ -449,6 +418,8 @@ static void post_recorded(store_t *s, int status, const char *errmsg,
     rreq_free(r);
     return;
   }
+  char details[64];
+  snprintf(details, sizeof details, "{\"response\":\"%s\"}", r->response);
   audit(r, "rsvp.respond", "ok", details);
   plans_replan_ids(r->a, &r->event_id, 1, post_replanned, r);
 }
@@ -473,15 +444,7 @@ static char *attendees_with(const char *att, const char *response) {
   return out;
 }
 
-static void post_loaded(store_t *s, int status, const char *errmsg,
-                        store_res_t *res, void *arg) {
-  (void)s;
-  (void)errmsg;
-  rreq_t *r = arg;
-  if (loaded_ok(r, status, res) != 0) {
-    rreq_free(r);
-    return;
-  }
+static void record(rreq_t *r, store_res_t *res) {
   r->summary = xstrdup(store_res_text(res, 0, 0, R_SUMMARY));
   r->source = xstrdup(store_res_text(res, 0, 0, R_SOURCE));
   r->external_id = xstrdup(store_res_text(res, 0, 0, R_EXT));
@@ -540,7 +503,7 @@ static void h_post(http_request_t *req, void *ud) {
     rreq_free(r);
     return;
   }
-  load(r, post_loaded);
+  load(r, record);
 }
 
 int rsvp_routes(assistant_t *a, router_t *r) {
