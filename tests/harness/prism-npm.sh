@@ -1,18 +1,5 @@
 #!/bin/sh
 # prism-npm.sh: installs tests/harness/prism (@stoplight/prism-cli, the
 # OpenAPI mock that validates every request against a provider's official
-# description) from its package-lock.json with `npm ci`, once.
-# Exit 77 (meson's "skipped") with a visible message when node or npm is
-# missing; any other failure is an error.
-set -u
-N=$(cd "$(dirname "$0")/prism" && pwd)
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "SKIPPED: node/npm are not installed (apt-get install nodejs npm)" >&2
-  exit 77
-fi
-if [ -f "$N/node_modules/.package-lock.json" ] &&
-   [ ! "$N/package-lock.json" -nt "$N/node_modules/.package-lock.json" ]; then
-  exit 0
-fi
-cd "$N" && npm ci --no-audit --no-fund --loglevel=error >&2 || {
-  echo "FAIL: npm ci in $N" >&2; exit 1; }
+# description); exit 77 when node or npm is missing (npm-ci.sh).
+exec "$(dirname "$0")/npm-ci.sh" prism
