@@ -52,14 +52,21 @@
 
 /* ---------------- statements ---------------- */
 
-/* $1 due before (ms), $2 limit */
+/* $1 due before (ms), $2 limit. The index notifications_due is keyed by
+ * the UTC day first (schema 0005): the day condition bounds the range read,
+ * scheduled_at is compared from the index. */
 static const store_stmt_t q_due = {
     "outbox_due",
     "SELECT id, scheduled_at, updated_at FROM notifications"
     " WHERE state = 'planned' AND channel IN ('email','call')"
+    " AND scheduled_at / 86400000 <= $1 / 86400000"
     " AND scheduled_at > 0 AND scheduled_at <= $1"
     " ORDER BY scheduled_at, id LIMIT $2",
-    NULL};
+    "SELECT id, scheduled_at, updated_at FROM notifications"
+    " WHERE state = 'planned' AND channel IN ('email','call')"
+    " AND scheduled_at / 86400000 <= $1::bigint / 86400000"
+    " AND scheduled_at > 0 AND scheduled_at <= $1::bigint"
+    " ORDER BY scheduled_at, id LIMIT $2"};
 
 /* $1 id, $2 job id, $3 now, $4 updated_at as read (a decision changed
  * since stays planned and is taken by the next pass) */

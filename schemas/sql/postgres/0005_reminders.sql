@@ -49,8 +49,19 @@ CREATE TABLE notifications (
   updated_at   bigint NOT NULL,
   UNIQUE (event_id, offset_s, channel)
 );
-CREATE INDEX notifications_due ON notifications (state, scheduled_at);
-CREATE INDEX notifications_user ON notifications (user_id);
+-- The outbox's due decisions (core/assistant/outbox.c): planned ones only
+-- (skipped, done and cancelled rows are most of the table and never due),
+-- keyed by the UTC day they are due, then by event. Planning inserts in
+-- event order, so each batch appends at the end of a few dozen day ranges
+-- instead of at random places of one index sorted by time: an index sorted
+-- by scheduled_at made every batch's commit rewrite most of its pages (in
+-- SQLite's WAL), which was most of the cost of planning a million events
+-- (tests/bench/planner.sh). The dispatcher reads the ranges up to today's
+-- (scheduled_at compared from the index) and sorts what is due.
+-- Decisions of a person are found through calendar_events (user_id).
+CREATE INDEX notifications_due
+  ON notifications ((scheduled_at / 86400000), event_id, scheduled_at)
+  WHERE state = 'planned';
 
 -- The outbox: at most one delivery per notification, ever.
 CREATE TABLE deliveries (
