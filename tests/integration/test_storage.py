@@ -177,8 +177,18 @@ def test_database_away_and_back():
             srv.start()
         wait_for(lambda: d.request("GET", "/ready")[0] == 200, 60,
                  "/ready 200 again")
-        wait_sql(b, "SELECT count(*) FROM jobs WHERE kind = 'work.mark' AND "
-                    "state = 'succeeded'", n, 180, "jobs resumed and finished")
+        try:
+            wait_sql(b, "SELECT count(*) FROM jobs WHERE kind = 'work.mark' "
+                        "AND state = 'succeeded'", n, 180,
+                     "jobs resumed and finished")
+        except AssertionError:
+            # Say where the missing jobs are (state, attempts, error).
+            for row in b.query("SELECT state, attempts, run_at, "
+                               "lease_until, last_error FROM jobs WHERE "
+                               "kind = 'work.mark' AND state <> 'succeeded' "
+                               "LIMIT 20"):
+                print("     unfinished:", row, flush=True)
+            raise
         reruns = check_exactly_once(b, n)
         assert d.stop() == 0
     print("     not ready: %r; %d/%d done after the restart, %d ran twice" %
