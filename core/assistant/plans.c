@@ -93,24 +93,37 @@ static const store_stmt_t q_delete = {
     "plans.delete_skipped",
     "DELETE FROM notifications WHERE id = $1 AND state = 'skipped'", NULL};
 
-/* Inserts: one row, and INS_ROWS rows at once (bulk plans). The texts are
- * built once; the descriptors are static as the store requires. */
-#define INS_ROWS 32
-#define INS_COLS 9
-static char ins1_sql[512], insn_sql[INS_ROWS * 48 + 512];
-static store_stmt_t q_ins1 = {"plans.insert", ins1_sql, NULL};
-static store_stmt_t q_insn = {"plans.insert_bulk", insn_sql, NULL};
+/* Inserts: multi-row statements of INS_ROWS rows and smaller ones for the
+ * rest of a batch (the sizes halve down to 1), all rows of a batch bound
+ * after it is planned. Each row binds 7 values; $1, the time, is shared
+ * by every row (created_at = updated_at). The texts are built once; the
+ * descriptors are static as the store requires. Fewer, larger statements
+ * cost the SQLite thread less per row (one step and reset per statement;
+ * tests/bench/planner.sh). */
+#define INS_ROWS 128
+#define INS_SIZES 8 /* 128, 64, ..., 1 */
+#define INS_COLS 7
+static char ins_sql[INS_SIZES][INS_ROWS * 40 + 512];
+static store_stmt_t q_ins[INS_SIZES] = {
+    {"plans.insert_128", ins_sql[0], NULL},
+    {"plans.insert_64", ins_sql[1], NULL},
+    {"plans.insert_32", ins_sql[2], NULL},
+    {"plans.insert_16", ins_sql[3], NULL},
+    {"plans.insert_8", ins_sql[4], NULL},
+    {"plans.insert_4", ins_sql[5], NULL},
+    {"plans.insert_2", ins_sql[6], NULL},
+    {"plans.insert", ins_sql[7], NULL},
+};
 
 static void build_insert(char *out, size_t cap, int rows) {
   size_t k = (size_t)snprintf(
       out, cap,
-      "INSERT INTO notifications (event_id, user_id, offset_s, channel, "
-      "scheduled_at, reason, state, created_at, updated_at) VALUES ");
+      "INSERT INTO notifications (created_at, updated_at, event_id, user_id, "
+      "offset_s, channel, scheduled_at, reason, state) VALUES ");
   for (int r = 0; r < rows; r++) {
-    k += (size_t)snprintf(out + k, cap - k, "%s(", r ? "," : "");
+    k += (size_t)snprintf(out + k, cap - k, "%s($1,$1", r ? "," : "");
     for (int c = 0; c < INS_COLS; c++)
-      k += (size_t)snprintf(out + k, cap - k, "%s$%d", c ? "," : "",
-                            r * INS_COLS + c + 1);
+      k += (size_t)snprintf(out + k, cap - k, ",$%d", r * INS_COLS + c + 2);
     k += (size_t)snprintf(out + k, cap - k, ")");
   }
   snprintf(out + k, cap - k,
@@ -118,9 +131,9 @@ static void build_insert(char *out, size_t cap, int rows) {
 }
 
 static void statements_init(void) {
-  if (ins1_sql[0]) return;
-  build_insert(ins1_sql, sizeof ins1_sql, 1);
-  build_insert(insn_sql, sizeof insn_sql, INS_ROWS);
+  if (ins_sql[0][0]) return;
+  for (int i = 0; i < INS_SIZES; i++)
+    build_insert(ins_sql[i], sizeof ins_sql[i], INS_ROWS >> i);
 }
 
 /* ---------------- formatting helpers ---------------- */
@@ -180,8 +193,8 @@ int plans_http_status(int status, const char **msg) {
 /* ---------------- per-run preference cache ---------------- */
 
 typedef struct pentry {
-  int64_t user_id; /* 0: empty slot */
-  uint64_t hash;   /* of e-mail and preferences text */
+  int64_t user_id;    /* 0: empty slot */
+  char *email, *json; /* what prefs were parsed from (owned) */
   prefs_t prefs;
 } pentry_t;
 
@@ -189,14 +202,6 @@ typedef struct pcache {
   pentry_t *slots;
   size_t cap, n;
 } pcache_t;
-
-static uint64_t fnv(uint64_t h, const char *s) {
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 static size_t slot_of(const pcache_t *c, int64_t uid) {
   uint64_t h = (uint64_t)uid * 0x9E3779B97F4A7C15ull;
@@ -223,18 +228,23 @@ static void pcache_grow(pcache_t *c) {
 static const prefs_t *pcache_get(pcache_t *c, int64_t uid, const char *email,
                                  const char *json) {
   if (c->n * 2 >= c->cap) pcache_grow(c);
-  uint64_t h = fnv(fnv(1469598103934665603ull, email), json);
   size_t j = slot_of(c, uid);
   while (c->slots[j].user_id && c->slots[j].user_id != uid)
     j = (j + 1) & (c->cap - 1);
   pentry_t *e = &c->slots[j];
-  if (e->user_id == uid && e->hash == h) return &e->prefs;
-  if (e->user_id == uid)
+  if (e->user_id == uid && strcmp(e->json, json) == 0 &&
+      strcmp(e->email, email) == 0)
+    return &e->prefs;
+  if (e->user_id == uid) {
     prefs_free(&e->prefs);
-  else
+    free(e->email);
+    free(e->json);
+  } else {
     c->n++;
+  }
   e->user_id = uid;
-  e->hash = h;
+  e->email = xstrdup(email);
+  e->json = xstrdup(json);
   prefs_errors_t errs = {0};
   if (prefs_parse(json, email, &e->prefs, &errs) != 0) {
     char id[24];
@@ -251,7 +261,11 @@ static const prefs_t *pcache_get(pcache_t *c, int64_t uid, const char *email,
 
 static void pcache_free(pcache_t *c) {
   for (size_t i = 0; i < c->cap; i++)
-    if (c->slots[i].user_id) prefs_free(&c->slots[i].prefs);
+    if (c->slots[i].user_id) {
+      prefs_free(&c->slots[i].prefs);
+      free(c->slots[i].email);
+      free(c->slots[i].json);
+    }
   free(c->slots);
   memset(c, 0, sizeof *c);
 }
@@ -276,13 +290,25 @@ typedef struct run {
   int status;
   plans_stats_t st;
   pcache_t cache;
+  struct batch_out *pend; /* the write being gathered (NULL: none) */
+  size_t pend_events;
   plans_done_cb cb;
   void *ud;
 } run_t;
 
+/* One decision to insert; its texts are bound by reference (the write
+ * request borrows them until it completes). */
+typedef struct ins_row {
+  int64_t event_id, user_id, offset_s, sched;
+  const char *channel, *state;   /* literals */
+  size_t reason_off, reason_len; /* into the batch's reasons */
+} ins_row_t;
+
 typedef struct write_ctx {
   run_t *run;
   int64_t earliest; /* earliest planned time written (0: none) */
+  ins_row_t *rows;  /* borrowed by the request until written() */
+  buf_t reasons;
 } write_ctx_t;
 
 static void pump(run_t *r);
@@ -310,6 +336,8 @@ static void written(store_t *s, int status, const char *errmsg,
   } else if (w->earliest) {
     outbox_wake(r->a, w->earliest); /* a no-op unless the outbox runs */
   }
+  free(w->rows);
+  buf_free(&w->reasons);
   free(w);
   pump(r);
 }
@@ -321,46 +349,40 @@ typedef struct stored {
   int used;
 } stored_t;
 
-typedef struct ins_row {
-  int64_t event_id, user_id, offset_s, sched;
-  const char *channel, *state;
-  char reason[PLAN_REASON_MAX];
-} ins_row_t;
-
 typedef struct batch_out {
   store_req_t *req;
   ins_row_t *rows;
   size_t nrows, cap;
+  buf_t reasons; /* the rows' reasons, each NUL-terminated */
   size_t nstmts;
   int64_t now, earliest;
 } batch_out_t;
 
-static void bind_row(store_req_t *q, const ins_row_t *x, int64_t now) {
+static void bind_row(batch_out_t *o, const ins_row_t *x) {
+  store_req_t *q = o->req;
   store_req_bind_int(q, x->event_id);
   store_req_bind_int(q, x->user_id);
   store_req_bind_int(q, x->offset_s);
-  store_req_bind_text(q, x->channel);
+  store_req_bind_text_ref(q, x->channel, strlen(x->channel));
   store_req_bind_int(q, x->sched);
-  store_req_bind_text(q, x->reason);
-  store_req_bind_text(q, x->state);
-  store_req_bind_int(q, now);
-  store_req_bind_int(q, now);
+  store_req_bind_text_ref(q, o->reasons.data + x->reason_off, x->reason_len);
+  store_req_bind_text_ref(q, x->state, strlen(x->state));
 }
 
+/* Binds every row, once the batch is planned (the reasons no longer
+ * move): as many INS_ROWS-row statements as fit, then one of each
+ * smaller size the rest needs. */
 static void flush_inserts(batch_out_t *o) {
   size_t i = 0;
-  for (; i + INS_ROWS <= o->nrows; i += INS_ROWS) {
-    store_req_stmt(o->req, &q_insn);
-    for (size_t k = 0; k < INS_ROWS; k++)
-      bind_row(o->req, &o->rows[i + k], o->now);
-    o->nstmts++;
+  for (int k = 0; k < INS_SIZES; k++) {
+    size_t rows = (size_t)INS_ROWS >> k;
+    for (; o->nrows - i >= rows; i += rows) {
+      store_req_stmt(o->req, &q_ins[k]);
+      store_req_bind_int(o->req, o->now);
+      for (size_t j = 0; j < rows; j++) bind_row(o, &o->rows[i + j]);
+      o->nstmts++;
+    }
   }
-  for (; i < o->nrows; i++) {
-    store_req_stmt(o->req, &q_ins1);
-    bind_row(o->req, &o->rows[i], o->now);
-    o->nstmts++;
-  }
-  o->nrows = 0;
 }
 
 static void note_due(batch_out_t *o, int64_t sched) {
@@ -397,10 +419,12 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
         o->cap = o->cap ? o->cap * 2 : 256;
         o->rows = xrealloc(o->rows, o->cap * sizeof *o->rows);
       }
-      ins_row_t *x = &o->rows[o->nrows++];
-      *x = (ins_row_t){event_id, user_id, it->offset_s, sched, ch, state, ""};
-      snprintf(x->reason, sizeof x->reason, "%s", it->reason);
-      if (o->nrows == INS_ROWS) flush_inserts(o);
+      size_t len = strnlen(it->reason, PLAN_REASON_MAX - 1);
+      o->rows[o->nrows++] =
+          (ins_row_t){event_id, user_id, it->offset_s,   sched,
+                      ch,       state,   o->reasons.len, len};
+      buf_append(&o->reasons, it->reason, len);
+      buf_append(&o->reasons, "", 1);
       r->st.inserted++;
       note_due(o, sched);
       continue;
@@ -440,16 +464,99 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
 
 #define MAX_ATTENDEES 256
 
+/* The attendees' e-mails from the stored array ([{"email":...,"name":...},
+ * ...], written by events.c) without building a json-c tree, as json-c
+ * would read them: each element's "email" string (the last one when an
+ * element repeats the key). The strings are copied into buf (at least
+ * strlen(att) + 1 bytes). Returns the count, or -1 for a text this scanner
+ * does not take (escapes, deeper nesting, anything unexpected): the caller
+ * then asks json-c. */
+static int scan_attendees(const char *att, char *buf, const char **out,
+                          size_t max) {
+  const char *p = att;
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+  if (*p != '[' || strchr(p, '\\')) return -1;
+  int depth = 0, n = 0, in_elem = -1; /* in_elem: out index of this element */
+  while (*p) {
+    char c = *p++;
+    if (c == '[' || c == '{') {
+      if (++depth > 4) return -1;
+      if (depth == 2) {
+        if (c != '{') return -1;
+        in_elem = -1;
+      }
+    } else if (c == ']' || c == '}') {
+      if (--depth < 0) return -1;
+    } else if (c == '"') {
+      const char *str = p, *end = strchr(p, '"');
+      if (!end) return -1;
+      p = end + 1;
+      if (depth != 2) continue;
+      const char *q = p;
+      while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+      if (*q != ':') continue; /* a value */
+      if (end - str != 5 || memcmp(str, "email", 5) != 0) continue;
+      q++;
+      while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r') q++;
+      if (*q != '"') continue; /* not a string: json-c skips it too */
+      const char *v = q + 1, *vend = strchr(v, '"');
+      if (!vend) return -1;
+      p = vend + 1;
+      size_t len = (size_t)(vend - v);
+      memcpy(buf, v, len);
+      buf[len] = '\0';
+      if (in_elem >= 0) {
+        out[in_elem] = buf;
+      } else if ((size_t)n < max) {
+        in_elem = n;
+        out[n++] = buf;
+      }
+      buf += len + 1;
+    }
+  }
+  return depth == 0 ? n : -1;
+}
+
+/* The e-mails of att into out (borrowed from *aj or scratch). */
+static size_t attendee_emails(const char *att, buf_t *scratch, json_object **aj,
+                              const char **out) {
+  *aj = NULL;
+  if (strcmp(att, "[]") == 0) return 0;
+  size_t need = strlen(att) + 1;
+  buf_reset(scratch);
+  buf_reserve(scratch, need);
+  int n = scan_attendees(att, scratch->data, out, MAX_ATTENDEES);
+  if (n >= 0) return (size_t)n;
+  size_t natt = 0;
+  if ((*aj = json_tokener_parse(att)) &&
+      json_object_is_type(*aj, json_type_array)) {
+    size_t len = json_object_array_length(*aj);
+    for (size_t k = 0; k < len && natt < MAX_ATTENDEES; k++) {
+      json_object *e = json_object_array_get_idx(*aj, k), *em;
+      if (json_object_object_get_ex(e, "email", &em) &&
+          json_object_is_type(em, json_type_string))
+        out[natt++] = json_object_get_string(em);
+    }
+  }
+  return natt;
+}
+
 /* Plans the batch in res and submits its write. */
 static void plan_batch(run_t *r, store_res_t *res) {
   int nev = store_res_rows(res, 0);
   int nn = store_res_count(res) > 1 ? store_res_rows(res, 1) : 0;
-  batch_out_t o = {.req = store_req_new(r->a->store, STORE_TXN),
-                   .now = store_now_ms()};
+  if (!r->pend) {
+    r->pend = xcalloc(1, sizeof *r->pend);
+    r->pend->req = store_req_new(r->a->store, STORE_TXN);
+    r->pend->now = store_now_ms();
+  }
+  batch_out_t *o = r->pend;
+  int64_t now = store_now_ms();
   stored_t *st = NULL;
   size_t stcap = 0;
   int ni = 0; /* cursor into the decisions (both sorted by event id) */
   const char *att_emails[MAX_ATTENDEES];
+  buf_t att_buf = {0};
   for (int i = 0; i < nev; i++) {
     int64_t id = store_res_int(res, 0, i, EC_ID);
     int64_t uid = store_res_int(res, 0, i, EC_USER);
@@ -473,19 +580,9 @@ static void plan_batch(run_t *r, store_res_t *res) {
         pcache_get(&r->cache, uid, store_res_text(res, 0, i, EC_EMAIL),
                    store_res_text(res, 0, i, EC_PREFS));
     /* attendees: the planner wants their e-mails */
-    const char *att = store_res_text(res, 0, i, EC_ATT);
-    json_object *aj = NULL;
-    size_t natt = 0;
-    if (strcmp(att, "[]") != 0 && (aj = json_tokener_parse(att)) &&
-        json_object_is_type(aj, json_type_array)) {
-      size_t len = json_object_array_length(aj);
-      for (size_t k = 0; k < len && natt < MAX_ATTENDEES; k++) {
-        json_object *e = json_object_array_get_idx(aj, k), *em;
-        if (json_object_object_get_ex(e, "email", &em) &&
-            json_object_is_type(em, json_type_string))
-          att_emails[natt++] = json_object_get_string(em);
-      }
-    }
+    json_object *aj;
+    size_t natt = attendee_emails(store_res_text(res, 0, i, EC_ATT), &att_buf,
+                                  &aj, att_emails);
     int all_day = (int)store_res_int(res, 0, i, EC_ALLDAY);
     plan_event_t ev = {
         .id = id,
@@ -501,27 +598,52 @@ static void plan_batch(run_t *r, store_res_t *res) {
         .status = store_res_text(res, 0, i, EC_STATUS),
         .response = store_res_text(res, 0, i, EC_RESP),
     };
-    plan_input_t in = {.prefs = p, .ev = &ev, .now_ms = o.now};
+    plan_input_t in = {.prefs = p, .ev = &ev, .now_ms = now};
     plan_t plan;
     planner_plan(r->a->chain, &in, &plan);
     json_object_put(aj);
-    diff_event(r, &o, id, uid, &plan, st, nst);
+    diff_event(r, o, id, uid, &plan, st, nst);
     r->st.events++;
     r->after_id = id;
   }
-  flush_inserts(&o);
   free(st);
-  free(o.rows);
+  buf_free(&att_buf);
   r->st.batches++;
-  if (o.nstmts == 0) {
-    store_req_free(o.req);
+  r->pend_events += (size_t)nev;
+}
+
+/* Submits the gathered write (one transaction). */
+static void submit_write(run_t *r) {
+  batch_out_t *o = r->pend;
+  r->pend = NULL;
+  r->pend_events = 0;
+  flush_inserts(o);
+  if (o->nstmts == 0) {
+    store_req_free(o->req);
+    free(o->rows);
+    buf_free(&o->reasons);
+    free(o);
     return;
   }
   write_ctx_t *w = xcalloc(1, sizeof *w);
   w->run = r;
-  w->earliest = o.earliest;
+  w->earliest = o->earliest;
+  w->rows = o->rows;
+  w->reasons = o->reasons;
   r->writing++;
-  store_req_submit(o.req, written, w);
+  store_req_submit(o->req, written, w);
+  free(o);
+}
+
+static void submit_read(run_t *r);
+
+/* Submits the next read when one may run; returns 1 when it did. */
+static int maybe_read(run_t *r) {
+  if (r->a->closing && !r->status) r->status = -ECANCELED;
+  if (r->reading || r->done_reading || r->status || r->writing >= MAX_WRITES)
+    return 0;
+  submit_read(r);
+  return 1;
 }
 
 static void read_done(store_t *s, int status, const char *errmsg,
@@ -541,6 +663,9 @@ static void read_done(store_t *s, int status, const char *errmsg,
     r->done_reading = r->next >= r->nids;
   else
     r->done_reading = nev < (int)r->batch;
+  /* The store reads the next batch while this one is planned. */
+  if (nev > 0) r->after_id = store_res_int(res, 0, nev - 1, EC_ID);
+  maybe_read(r);
   if (nev > 0) plan_batch(r, res);
   pump(r);
 }
@@ -583,12 +708,12 @@ static void submit_read(run_t *r) {
 
 static void pump(run_t *r) {
   if (r->a->closing && !r->status) r->status = -ECANCELED;
-  if (!r->reading && !r->done_reading && !r->status &&
-      r->writing < MAX_WRITES) {
-    submit_read(r);
-    return;
-  }
-  if (!r->reading && r->writing == 0 && (r->done_reading || r->status))
+  if (r->pend &&
+      (r->pend_events >= PLANS_WRITE_EVENTS || r->done_reading || r->status))
+    submit_write(r);
+  if (maybe_read(r)) return;
+  if (!r->reading && r->writing == 0 && !r->pend &&
+      (r->done_reading || r->status))
     finish(r);
 }
 

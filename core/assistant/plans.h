@@ -4,9 +4,9 @@
  * bench. A "run" walks a selection of calendar_events in batches (one
  * read request per batch: the events with their person's preferences and
  * their stored decisions), plans each event with planner_plan on the loop
- * thread (a batch is at most PLANS_BATCH events: about a millisecond of
- * CPU), and writes the difference to the stored decisions in one
- * transaction per batch:
+ * thread (a batch is at most PLANS_BATCH events: about two milliseconds
+ * of CPU), and writes the difference to the stored decisions, one
+ * transaction per PLANS_WRITE_EVENTS events (or fewer at the end):
  *   - a decision (key: offset_s, channel) the plan has and the store has
  *     not is inserted ("planned", or "skipped" with channel "none");
  *   - a stored decision that is still "planned" (or "cancelled"/"skipped")
@@ -16,8 +16,8 @@
  *     "cancelled"; a stored skipped one is deleted (the plan shows the
  *     current decisions, every one with its reason);
  *   - "done" decisions are history and never touched.
- * The next batch is read while the previous one is written. After each
- * batch the outbox is woken with the earliest planned time.
+ * The next batches are read while the previous write runs. After each
+ * write the outbox is woken with the earliest planned time.
  *
  * Threading: loop thread. Every run holds the assistant (assistant_hold)
  * until its callback has run.
@@ -31,6 +31,11 @@
 #include <stdint.h>
 
 #define PLANS_BATCH 1000
+/* A write gathers the decisions of read batches until it holds this many
+ * events (or the run has read everything): a commit costs SQLite about
+ * as much as planning a few hundred events (tests/bench/planner.sh: 1,000
+ * events per transaction take a third more of its time than 5,000). */
+#define PLANS_WRITE_EVENTS 5000
 
 typedef struct plans_stats {
   int64_t events;    /* events planned */

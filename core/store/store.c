@@ -190,6 +190,15 @@ void store_req_bind_textn(store_req_t *r, const char *s, size_t n) {
   p->len = strlen(p->p);
 }
 
+void store_req_bind_text_ref(store_req_t *r, const char *s, size_t n) {
+  store_val_t *p = add_param(r);
+  if (!s) return;
+  p->type = SV_TEXT;
+  p->p = (char *)s;
+  p->len = n;
+  p->borrowed = 1;
+}
+
 void store_req_bind_text(store_req_t *r, const char *s) {
   store_req_bind_textn(r, s, s ? strlen(s) : 0);
 }
@@ -220,7 +229,8 @@ void store__res_clear(store_res_t *res) {
 void store_req_free(store_req_t *r) {
   if (!r) return;
   for (size_t i = 0; i < r->nstmts; i++) free(r->stmts[i].sql);
-  for (size_t i = 0; i < r->nparams; i++) free(r->params[i].p);
+  for (size_t i = 0; i < r->nparams; i++)
+    if (!r->params[i].borrowed) free(r->params[i].p);
   free(r->stmts);
   free(r->params);
   free(r->errmsg);

@@ -112,6 +112,11 @@ void store_req_sql(store_req_t *r, const char *sql);
 void store_req_bind_int(store_req_t *r, int64_t v);
 /** s: copied. NULL binds SQL NULL. */
 void store_req_bind_text(store_req_t *r, const char *s);
+/** s (n bytes, NUL-terminated: s[n] == '\0'): borrowed, NOT copied; it
+ * must stay valid and unchanged until the request's callback has returned
+ * (or store_req_free). For bulk writes whose texts the caller keeps anyway
+ * (string literals, a batch's rows). NULL binds SQL NULL. */
+void store_req_bind_text_ref(store_req_t *r, const char *s, size_t n);
 void store_req_bind_textn(store_req_t *r, const char *s, size_t n);
 /** p: copied. */
 void store_req_bind_blob(store_req_t *r, const void *p, size_t n);

@@ -14,8 +14,9 @@ typedef enum { SV_NULL = 0, SV_INT, SV_TEXT, SV_BLOB } store_vtype_t;
 typedef struct {
   store_vtype_t type;
   int64_t i;
-  char *p; /* owned (TEXT is NUL-terminated) */
+  char *p; /* owned unless borrowed (TEXT is NUL-terminated) */
   size_t len;
+  int borrowed; /* store_req_bind_text_ref: p is the caller's */
 } store_val_t;
 
 typedef struct {

@@ -10,7 +10,12 @@
  *    over the next 55 days with sqlite3 directly (one transaction,
  *    prepared statements; not measured).
  * 2. Measured: plans_plan_unplanned() over all of them, as the service's
- *    start-up sweep does, until the last batch of decisions is committed.
+ *    start-up sweep does (BATCH 0: its batch size), until the last
+ *    decisions are committed. Prints the CPU time of each thread (the
+ *    loop plans, the store's worker runs SQLite).
+ *    BENCH_SNAPSHOT=FILE reuses generated data between runs (copied from
+ *    FILE when it exists, else saved there; delete it after a schema
+ *    change).
  * 3. Checks the stored decisions (every event has one row per offset).
  * Prints a table and a last line
  *   RESULT planner_events_per_s=N peak_rss_kb=N
@@ -19,6 +24,7 @@
 #include "common/log.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,6 +32,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static uv_loop_t loop;
 static store_t *st;
@@ -37,6 +44,50 @@ static double t_gen0, t_gen1, t0, t1, cpu0, cpu1;
 static plans_stats_t result;
 static int exit_rc = 1;
 static int64_t rows_total, rows_planned, rows_skipped;
+
+/* Per-thread CPU (user, system) from /proc/self/task, for the breakdown:
+ * the loop thread plans, the store's worker thread runs SQLite. */
+#define MAX_TASKS 32
+typedef struct task_cpu {
+  int tid;
+  char comm[32];
+  double user, sys;
+} task_cpu_t;
+static task_cpu_t tasks0[MAX_TASKS], tasks1[MAX_TASKS];
+static int ntasks0, ntasks1;
+
+static int read_tasks(task_cpu_t *out) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return 0;
+  int n = 0;
+  double hz = (double)sysconf(_SC_CLK_TCK);
+  struct dirent *de;
+  while ((de = readdir(d)) && n < MAX_TASKS) {
+    if (de->d_name[0] == '.') continue;
+    char path[300], buf[1024];
+    snprintf(path, sizeof path, "/proc/self/task/%s/stat", de->d_name);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    size_t k = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[k] = '\0';
+    char *l = strchr(buf, '('), *r = strrchr(buf, ')');
+    if (!l || !r) continue;
+    task_cpu_t *t = &out[n];
+    t->tid = atoi(de->d_name);
+    snprintf(t->comm, sizeof t->comm, "%.*s", (int)(r - l - 1), l + 1);
+    unsigned long ut = 0, stt = 0;
+    /* fields after ")": state(3) ... utime(14) stime(15) */
+    if (sscanf(r + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+               &ut, &stt) != 2)
+      continue;
+    t->user = (double)ut / hz;
+    t->sys = (double)stt / hz;
+    n++;
+  }
+  closedir(d);
+  return n;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -200,6 +251,25 @@ static void generate(void) {
   sqlite3_close(db);
 }
 
+/* Copies a file (the BENCH_SNAPSHOT of generated data). */
+static int copy_file(const char *from, const char *to) {
+  FILE *in = fopen(from, "rb");
+  if (!in) return -1;
+  FILE *out = fopen(to, "wb");
+  if (!out) {
+    fclose(in);
+    return -1;
+  }
+  static char buf[1 << 16];
+  size_t n;
+  int rc = 0;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) rc = -1;
+  fclose(in);
+  if (fclose(out) != 0) rc = -1;
+  return rc;
+}
+
 static void store_closed(void *arg) {
   (void)arg;
 }
@@ -231,6 +301,7 @@ static void planned(void *ud, int status, const plans_stats_t *s) {
   (void)ud;
   t1 = now_s();
   cpu1 = cpu_s();
+  ntasks1 = read_tasks(tasks1);
   result = *s;
   if (status != 0) {
     fprintf(stderr, "planning failed: %d\n", status);
@@ -267,8 +338,9 @@ static void reopened(store_t *s, int status, const char *errmsg, void *arg) {
     exit(1);
   }
   st = s;
-  /* BENCH_CACHE_MB: a bigger page cache for the store's connection (the
-   * daemon keeps SQLite's default). */
+  /* BENCH_CACHE_MB: a bigger page cache for the store's connection, for
+   * experiments only (the daemon keeps SQLite's default, and so does
+   * planner.sh: 64 or 256 MB did not make planning cheaper). */
   const char *mb = getenv("BENCH_CACHE_MB");
   if (mb && atoi(mb) > 0) {
     char sql[64];
@@ -279,6 +351,7 @@ static void reopened(store_t *s, int status, const char *errmsg, void *arg) {
   }
   assistant_opts_t o = {.horizon_days = 60};
   asst = assistant_new(&loop, st, NULL, NULL, NULL, &o);
+  ntasks0 = read_tasks(tasks0);
   t0 = now_s();
   cpu0 = cpu_s();
   plans_plan_unplanned(asst, batch, planned, NULL);
@@ -287,7 +360,14 @@ static void reopened(store_t *s, int status, const char *errmsg, void *arg) {
 static void migrated_closed(void *arg) {
   (void)arg;
   t_gen0 = now_s();
-  generate();
+  /* BENCH_SNAPSHOT=FILE: reuse generated data (same schema, people and
+   * events): copied from FILE when it exists, else saved there. */
+  const char *snap = getenv("BENCH_SNAPSHOT");
+  if (!snap || !*snap || copy_file(snap, db_path) != 0) {
+    generate();
+    if (snap && *snap && copy_file(db_path, snap) != 0)
+      fprintf(stderr, "cannot save %s\n", snap);
+  }
   t_gen1 = now_s();
   char uri[1024];
   snprintf(uri, sizeof uri, "sqlite:%s", db_path);
@@ -337,6 +417,19 @@ int main(int argc, char **argv) {
   printf("%-34s %12" PRId64 "\n", "batches", result.batches);
   printf("%-34s %12.2f\n", "plan from the database (s)", secs);
   printf("%-34s %12.2f\n", "CPU, all threads (s)", cpu1 - cpu0);
+  for (int i = 0; i < ntasks1; i++) {
+    double u = tasks1[i].user, sy = tasks1[i].sys;
+    for (int k = 0; k < ntasks0; k++)
+      if (tasks0[k].tid == tasks1[i].tid) {
+        u -= tasks0[k].user;
+        sy -= tasks0[k].sys;
+      }
+    if (u + sy < 0.005) continue;
+    char label[64];
+    snprintf(label, sizeof label, "  thread %s%s (user/sys s)", tasks1[i].comm,
+             tasks1[i].tid == getpid() ? " [loop]" : "");
+    printf("%-34s %6.2f/%5.2f\n", label, u, sy);
+  }
   printf("%-34s %12.2f\n", "CPU per event (us)",
          result.events ? (cpu1 - cpu0) * 1e6 / (double)result.events : 0);
   printf("%-34s %12.0f\n", "events/s",
