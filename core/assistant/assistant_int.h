@@ -10,21 +10,24 @@
 
 struct assistant {
   uv_loop_t *loop;
-  store_t *store;           /* borrowed */
-  jobs_t *jobs;             /* borrowed */
-  audit_svc_t *audit;       /* borrowed, may be NULL */
-  secrets_keyring_t *ring;  /* borrowed */
+  store_t *store;          /* borrowed */
+  jobs_t *jobs;            /* borrowed */
+  audit_svc_t *audit;      /* borrowed, may be NULL */
+  secrets_keyring_t *ring; /* borrowed */
   /* options (owned copies; assistant_reconfigure replaces them) */
   char *public_url, *email_notifier, *call_notifier, *from_email, *from_name;
   int64_t horizon_days, dispatch_interval_ms, rsvp_ttl_s;
   const policy_chain_t *chain; /* the planner's policy (default chain) */
+  /* plans.c: bumped when a person's preferences may have changed (runs
+   * under way drop the preferences they cached) */
+  uint64_t plans_gen;
   /* outbox.c */
   uv_timer_t dispatch_timer;
   int64_t next_dispatch_ms; /* when the timer fires next (0: idle) */
   int dispatching;          /* a dispatch pass is running */
   /* lifetime */
   int closing;
-  unsigned pending;         /* storage requests and sends in flight */
+  unsigned pending; /* storage requests and sends in flight */
   void (*close_cb)(void *arg);
   void *close_arg;
 };

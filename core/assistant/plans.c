@@ -17,11 +17,15 @@
 
 /* ---------------- statements ---------------- */
 
+/* The events without their person's columns: a run reads each person's
+ * e-mail and preferences once (q_users), not with every event (for a
+ * million events, half a gigabyte of the same texts copied into result
+ * sets; tests/bench/planner.sh). */
 #define EV_COLS                                                                \
   "SELECT e.id, e.user_id, e.start_at, e.end_at, e.all_day, "                  \
   "COALESCE(e.start_date, ''), e.tz, e.organizer, e.attendees, e.location, "   \
-  "e.status, e.response, u.email, u.preferences "                              \
-  "FROM calendar_events e JOIN users u ON u.id = e.user_id "
+  "e.status, e.response "                                                      \
+  "FROM calendar_events e "
 #define N_COLS                                                                 \
   "SELECT id, event_id, offset_s, channel, scheduled_at, reason, state "       \
   "FROM notifications "
@@ -38,10 +42,9 @@ enum {
   EC_ATT,
   EC_LOC,
   EC_STATUS,
-  EC_RESP,
-  EC_EMAIL,
-  EC_PREFS
+  EC_RESP
 };
+enum { UC_ID, UC_EMAIL, UC_PREFS };
 enum { NC_ID, NC_EVENT, NC_OFFSET, NC_CHANNEL, NC_SCHED, NC_REASON, NC_STATE };
 
 static const store_stmt_t q_ev_ids = {
@@ -49,6 +52,12 @@ static const store_stmt_t q_ev_ids = {
     EV_COLS "WHERE e.id IN (SELECT value FROM json_each($1)) ORDER BY e.id",
     EV_COLS "WHERE e.id IN (SELECT jsonb_array_elements_text($1::jsonb)::"
             "bigint) ORDER BY e.id"};
+static const store_stmt_t q_users = {
+    "plans.users",
+    "SELECT id, email, preferences FROM users "
+    "WHERE id IN (SELECT value FROM json_each($1))",
+    "SELECT id, email, preferences FROM users "
+    "WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)"};
 static const store_stmt_t q_n_ids = {
     "plans.decisions_by_ids",
     N_COLS "WHERE event_id IN (SELECT value FROM json_each($1)) "
@@ -192,9 +201,16 @@ int plans_http_status(int status, const char **msg) {
 
 /* ---------------- per-run preference cache ---------------- */
 
+/* A run reads a person's e-mail and preferences the first time one of
+ * their events comes up (one request for a batch's new people) and keeps
+ * them until it ends. plans_replan_user (a person's preferences changed)
+ * bumps the assistant's generation: runs under way then read everyone
+ * again from their next batch. */
+enum { PE_EMPTY, PE_LOADING, PE_READY, PE_GONE };
+
 typedef struct pentry {
-  int64_t user_id;    /* 0: empty slot */
-  char *email, *json; /* what prefs were parsed from (owned) */
+  int64_t user_id;
+  int state; /* PE_*: PE_GONE, the person no longer exists */
   prefs_t prefs;
 } pentry_t;
 
@@ -212,9 +228,9 @@ static void pcache_grow(pcache_t *c) {
   pcache_t n = {.cap = c->cap ? c->cap * 2 : 256};
   n.slots = xcalloc(n.cap, sizeof *n.slots);
   for (size_t i = 0; i < c->cap; i++) {
-    if (!c->slots[i].user_id) continue;
+    if (c->slots[i].state == PE_EMPTY) continue;
     size_t j = slot_of(&n, c->slots[i].user_id);
-    while (n.slots[j].user_id) j = (j + 1) & (n.cap - 1);
+    while (n.slots[j].state != PE_EMPTY) j = (j + 1) & (n.cap - 1);
     n.slots[j] = c->slots[i];
     n.n++;
   }
@@ -222,29 +238,40 @@ static void pcache_grow(pcache_t *c) {
   *c = n;
 }
 
-/* The parsed preferences of uid (borrowed from the cache). Stored
- * preferences were validated when written; should they not parse (an
- * older format), the defaults apply, with the account's e-mail. */
-static const prefs_t *pcache_get(pcache_t *c, int64_t uid, const char *email,
-                                 const char *json) {
+/* uid's entry, added (PE_EMPTY) when absent. */
+static pentry_t *pcache_slot(pcache_t *c, int64_t uid) {
   if (c->n * 2 >= c->cap) pcache_grow(c);
   size_t j = slot_of(c, uid);
-  while (c->slots[j].user_id && c->slots[j].user_id != uid)
+  while (c->slots[j].state != PE_EMPTY && c->slots[j].user_id != uid)
     j = (j + 1) & (c->cap - 1);
   pentry_t *e = &c->slots[j];
-  if (e->user_id == uid && strcmp(e->json, json) == 0 &&
-      strcmp(e->email, email) == 0)
-    return &e->prefs;
-  if (e->user_id == uid) {
-    prefs_free(&e->prefs);
-    free(e->email);
-    free(e->json);
-  } else {
+  if (e->state == PE_EMPTY) {
+    e->user_id = uid;
     c->n++;
   }
-  e->user_id = uid;
-  e->email = xstrdup(email);
-  e->json = xstrdup(json);
+  return e;
+}
+
+/* The parsed preferences of uid (borrowed from the cache), or NULL when
+ * the person is not (or no longer) known. */
+static const prefs_t *pcache_get(const pcache_t *c, int64_t uid) {
+  if (!c->cap) return NULL;
+  size_t j = slot_of(c, uid);
+  while (c->slots[j].state != PE_EMPTY) {
+    if (c->slots[j].user_id == uid)
+      return c->slots[j].state == PE_READY ? &c->slots[j].prefs : NULL;
+    j = (j + 1) & (c->cap - 1);
+  }
+  return NULL;
+}
+
+/* Stored preferences were validated when written; should they not parse
+ * (an older format), the defaults apply, with the account's e-mail. */
+static void pcache_set(pcache_t *c, int64_t uid, const char *email,
+                       const char *json) {
+  pentry_t *e = pcache_slot(c, uid);
+  if (e->state == PE_READY) prefs_free(&e->prefs);
+  e->state = PE_READY;
   prefs_errors_t errs = {0};
   if (prefs_parse(json, email, &e->prefs, &errs) != 0) {
     char id[24];
@@ -256,16 +283,11 @@ static const prefs_t *pcache_get(pcache_t *c, int64_t uid, const char *email,
     prefs_parse("{}", email, &e->prefs, &errs);
     prefs_errors_free(&errs);
   }
-  return &e->prefs;
 }
 
 static void pcache_free(pcache_t *c) {
   for (size_t i = 0; i < c->cap; i++)
-    if (c->slots[i].user_id) {
-      prefs_free(&c->slots[i].prefs);
-      free(c->slots[i].email);
-      free(c->slots[i].json);
-    }
+    if (c->slots[i].state == PE_READY) prefs_free(&c->slots[i].prefs);
   free(c->slots);
   memset(c, 0, sizeof *c);
 }
@@ -286,6 +308,11 @@ typedef struct run {
   size_t batch;
   int64_t now_ms, horizon_end;
   int reading, done_reading;
+  int loading;       /* the people of held are being read */
+  store_res_t *held; /* a batch read, waiting for its people (owned) */
+  int64_t *want;     /* the people being read */
+  size_t nwant, capwant;
+  uint64_t cache_gen; /* a->plans_gen the cache was filled under */
   unsigned writing;
   int status;
   plans_stats_t st;
@@ -317,6 +344,8 @@ static void finish(run_t *r) {
   assistant_t *a = r->a;
   if (r->cb) r->cb(r->ud, r->status, &r->st);
   pcache_free(&r->cache);
+  store_res_free(r->held);
+  free(r->want);
   free(r->ids);
   free(r);
   assistant_release(a);
@@ -576,9 +605,11 @@ static void plan_batch(run_t *r, store_res_t *res) {
                              store_res_text(res, 1, ni, NC_STATE),
                              0};
     }
-    const prefs_t *p =
-        pcache_get(&r->cache, uid, store_res_text(res, 0, i, EC_EMAIL),
-                   store_res_text(res, 0, i, EC_PREFS));
+    const prefs_t *p = pcache_get(&r->cache, uid);
+    if (!p) { /* the person was deleted (their events go with them) */
+      r->after_id = id;
+      continue;
+    }
     /* attendees: the planner wants their e-mails */
     json_object *aj;
     size_t natt = attendee_emails(store_res_text(res, 0, i, EC_ATT), &att_buf,
@@ -636,13 +667,79 @@ static void submit_write(run_t *r) {
 }
 
 static void submit_read(run_t *r);
+static int load_people(run_t *r, store_res_t *res);
 
 /* Submits the next read when one may run; returns 1 when it did. */
 static int maybe_read(run_t *r) {
   if (r->a->closing && !r->status) r->status = -ECANCELED;
-  if (r->reading || r->done_reading || r->status || r->writing >= MAX_WRITES)
+  if (r->reading || r->loading || r->done_reading || r->status ||
+      r->writing >= MAX_WRITES)
     return 0;
   submit_read(r);
+  return 1;
+}
+
+static void people_done(store_t *s, int status, const char *errmsg,
+                        store_res_t *res, void *arg) {
+  (void)s;
+  run_t *r = arg;
+  r->loading = 0;
+  store_res_t *held = r->held;
+  r->held = NULL;
+  if (status != 0) {
+    log_kv(LOG_ERROR, "assistant", "cannot read preferences to plan", "error",
+           errmsg ? errmsg : "", NULL);
+    if (!r->status) r->status = status;
+  } else {
+    int n = store_res_rows(res, 0);
+    for (int i = 0; i < n; i++)
+      pcache_set(&r->cache, store_res_int(res, 0, i, UC_ID),
+                 store_res_text(res, 0, i, UC_EMAIL),
+                 store_res_text(res, 0, i, UC_PREFS));
+    for (size_t i = 0; i < r->nwant; i++) {
+      pentry_t *e = pcache_slot(&r->cache, r->want[i]);
+      if (e->state != PE_READY) e->state = PE_GONE;
+    }
+    maybe_read(r);
+    plan_batch(r, held);
+  }
+  r->nwant = 0;
+  store_res_free(held);
+  pump(r);
+}
+
+/* Submits the read of the people of res's events this run has not read
+ * yet (after a preferences change: all of them); returns 1 when it did. */
+static int load_people(run_t *r, store_res_t *res) {
+  if (r->cache_gen != r->a->plans_gen) {
+    pcache_free(&r->cache);
+    r->cache_gen = r->a->plans_gen;
+  }
+  int nev = store_res_rows(res, 0);
+  r->nwant = 0;
+  for (int i = 0; i < nev; i++) {
+    int64_t uid = store_res_int(res, 0, i, EC_USER);
+    pentry_t *e = pcache_slot(&r->cache, uid);
+    if (e->state != PE_EMPTY) continue;
+    e->state = PE_LOADING;
+    if (r->nwant == r->capwant) {
+      r->capwant = r->capwant ? r->capwant * 2 : 64;
+      r->want = xrealloc(r->want, r->capwant * sizeof *r->want);
+    }
+    r->want[r->nwant++] = uid;
+  }
+  if (!r->nwant) return 0;
+  buf_t b = {0};
+  buf_puts(&b, "[");
+  for (size_t i = 0; i < r->nwant; i++)
+    buf_printf(&b, "%s%" PRId64, i ? "," : "", r->want[i]);
+  buf_puts(&b, "]");
+  store_req_t *q = store_req_new(r->a->store, 0);
+  store_req_stmt(q, &q_users);
+  store_req_bind_text(q, b.data);
+  buf_free(&b);
+  r->loading = 1;
+  store_req_submit(q, people_done, r);
   return 1;
 }
 
@@ -663,8 +760,13 @@ static void read_done(store_t *s, int status, const char *errmsg,
     r->done_reading = r->next >= r->nids;
   else
     r->done_reading = nev < (int)r->batch;
-  /* The store reads the next batch while this one is planned. */
   if (nev > 0) r->after_id = store_res_int(res, 0, nev - 1, EC_ID);
+  /* People not seen yet in this run are read first (the batch waits). */
+  if (nev > 0 && load_people(r, res)) {
+    r->held = store_res_take(res);
+    return;
+  }
+  /* The store reads the next batch while this one is planned. */
   maybe_read(r);
   if (nev > 0) plan_batch(r, res);
   pump(r);
@@ -708,11 +810,11 @@ static void submit_read(run_t *r) {
 
 static void pump(run_t *r) {
   if (r->a->closing && !r->status) r->status = -ECANCELED;
-  if (r->pend &&
-      (r->pend_events >= PLANS_WRITE_EVENTS || r->done_reading || r->status))
+  if (r->pend && (r->pend_events >= PLANS_WRITE_EVENTS ||
+                  ((r->done_reading || r->status) && !r->loading)))
     submit_write(r);
   if (maybe_read(r)) return;
-  if (!r->reading && r->writing == 0 && !r->pend &&
+  if (!r->reading && !r->loading && r->writing == 0 && !r->pend &&
       (r->done_reading || r->status))
     finish(r);
 }
@@ -744,6 +846,7 @@ void plans_replan_ids(assistant_t *a, const int64_t *ids, size_t n,
 
 void plans_replan_user(assistant_t *a, int64_t user_id, plans_done_cb cb,
                        void *ud) {
+  a->plans_gen++; /* runs under way read preferences again */
   run_t *r = run_new(a, MODE_USER, cb, ud);
   r->user_id = user_id;
   pump(r);

@@ -287,8 +287,34 @@ void store__rs_cell(store_rs_t *rs, const void *p, size_t len, int null) {
   c->off = rs->data.len;
   c->len = null ? 0 : len;
   c->null = null;
+  c->isint = 0;
+  c->i = 0;
   if (!null && len) buf_append(&rs->data, p, len);
   buf_append(&rs->data, &z, 1);
+  if (rs->cols && rs->ncells % (size_t)rs->cols == 0) rs->rows++;
+}
+
+void store__rs_int(store_rs_t *rs, int64_t v) {
+  if (rs->ncells == rs->capcells) {
+    rs->capcells = rs->capcells ? rs->capcells * 2 : 16;
+    rs->cells = xrealloc(rs->cells, rs->capcells * sizeof(*rs->cells));
+  }
+  /* The decimal, written backwards (INT64_MIN included). */
+  char tmp[24], *e = tmp + sizeof tmp, *p = e;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  *--p = '\0';
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *--p = '-';
+  store_cell_t *c = &rs->cells[rs->ncells++];
+  c->off = rs->data.len;
+  c->len = (size_t)(e - p) - 1;
+  c->null = 0;
+  c->isint = 1;
+  c->i = v;
+  buf_append(&rs->data, p, (size_t)(e - p));
   if (rs->cols && rs->ncells % (size_t)rs->cols == 0) rs->rows++;
 }
 
@@ -347,5 +373,23 @@ const void *store_res_blob(const store_res_t *res, size_t stmt, int row,
 }
 
 int64_t store_res_int(const store_res_t *res, size_t stmt, int row, int col) {
+  const store_cell_t *c = cell(res, stmt, row, col);
+  if (c && c->isint) return c->i;
   return strtoll(store_res_text(res, stmt, row, col), NULL, 10);
+}
+
+store_res_t *store_res_take(store_res_t *res) {
+  store_res_t *t = xcalloc(1, sizeof(*t));
+  if (res) {
+    *t = *res;
+    res->rs = NULL;
+    res->n = 0;
+  }
+  return t;
+}
+
+void store_res_free(store_res_t *res) {
+  if (!res) return;
+  store__res_clear(res);
+  free(res);
 }

@@ -145,6 +145,11 @@ const char *store_res_text(const store_res_t *res, size_t stmt, int row,
 const void *store_res_blob(const store_res_t *res, size_t stmt, int row,
                            int col, size_t *len);
 int64_t store_res_int(const store_res_t *res, size_t stmt, int row, int col);
+/** Moves the results out of res (which is left with no result sets) into
+ * a new object the caller owns and frees with store_res_free: to use them
+ * after the store_done_cb call returns. */
+store_res_t *store_res_take(store_res_t *res);
+void store_res_free(store_res_t *res);
 
 /* ---- notifications (PostgreSQL LISTEN/NOTIFY) ---- */
 

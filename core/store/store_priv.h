@@ -29,6 +29,8 @@ typedef struct {
   size_t off; /* into data */
   size_t len;
   int null;
+  int isint; /* i holds the value (SQLite INTEGER); the text is its decimal */
+  int64_t i;
 } store_cell_t;
 
 /* One statement's result set. */
@@ -106,6 +108,9 @@ void store__set_error(store_t *s, const char *msg);
 store_rs_t *store__res_add(store_req_t *r); /* appends an empty set */
 void store__rs_begin(store_rs_t *rs, int cols);
 void store__rs_cell(store_rs_t *rs, const void *p, size_t len, int null);
+/* An integer cell: store_res_int returns v without parsing; the text is
+ * its decimal, as the database would have converted it. */
+void store__rs_int(store_rs_t *rs, int64_t v);
 void store__res_clear(store_res_t *res);
 void store__req_fail(store_req_t *r, int status, const char *msg);
 

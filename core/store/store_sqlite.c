@@ -155,6 +155,10 @@ static int run_stmt(sq_t *q, sqlite3_stmt *st, store_rs_t *rs) {
       int t = sqlite3_column_type(st, c);
       if (t == SQLITE_NULL) {
         store__rs_cell(rs, NULL, 0, 1);
+      } else if (t == SQLITE_INTEGER) {
+        /* Read as an integer, not converted to text by SQLite (which
+         * allocates per cell): store_res_int then needs no parsing. */
+        store__rs_int(rs, sqlite3_column_int64(st, c));
       } else if (t == SQLITE_BLOB) {
         const void *p = sqlite3_column_blob(st, c);
         store__rs_cell(rs, p, (size_t)sqlite3_column_bytes(st, c), 0);

@@ -367,6 +367,59 @@ static void test_many_requests(void **state) {
   tu_env_close(&env);
 }
 
+/* Integer cells read as integers and as their decimal text, as before
+ * (SQLite keeps them as integers, PostgreSQL sends text); NULL is "" and
+ * 0; store_res_take keeps the results after the callback. */
+static const store_stmt_t ints = {
+    "test_ints",
+    "SELECT $1 + 0, -7, 0, -9223372036854775807 - 1, 9223372036854775807, "
+    "NULL, '12abc', 'x'",
+    "SELECT $1::bigint, -7::bigint, 0::bigint, "
+    "(-9223372036854775807 - 1)::bigint, 9223372036854775807::bigint, "
+    "NULL::bigint, '12abc', 'x'"};
+
+static store_res_t *kept;
+
+static void ints_cb(store_t *s, int status, const char *errmsg,
+                    store_res_t *res, void *arg) {
+  (void)s;
+  (void)errmsg;
+  *(int *)arg = status == 0 ? 1 : -1;
+  if (status == 0) kept = store_res_take(res);
+}
+
+static void test_int_cells(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  int done = 0;
+  store_req_t *r = store_req_new(env.s, 0);
+  store_req_stmt(r, &ints);
+  store_req_bind_int(r, 1234567890123);
+  store_req_submit(r, ints_cb, &done);
+  while (!done) uv_run(&env.loop, UV_RUN_ONCE);
+  assert_int_equal(done, 1);
+  assert_non_null(kept);
+  assert_int_equal(store_res_count(kept), 1);
+  assert_int_equal(store_res_rows(kept, 0), 1);
+  static const char *texts[] = {
+      "1234567890123",       "-7", "0",     "-9223372036854775808",
+      "9223372036854775807", "",   "12abc", "x"};
+  static const int64_t vals[] = {1234567890123, -7, 0,  INT64_MIN,
+                                 INT64_MAX,     0,  12, 0};
+  for (int c = 0; c < 8; c++) {
+    assert_string_equal(store_res_text(kept, 0, 0, c), texts[c]);
+    assert_true(store_res_int(kept, 0, 0, c) == vals[c]);
+    size_t len;
+    store_res_blob(kept, 0, 0, c, &len);
+    assert_int_equal(len, strlen(texts[c]));
+    assert_int_equal(store_res_isnull(kept, 0, 0, c), c == 5);
+  }
+  store_res_free(kept);
+  kept = NULL;
+  tu_env_close(&env);
+}
+
 /* Closing with requests queued: every callback runs (done or cancelled)
  * and every handle closes. */
 typedef struct {
@@ -415,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_kv_crud),
       cmocka_unit_test(test_txn_rollback),
       cmocka_unit_test(test_many_requests),
+      cmocka_unit_test(test_int_cells),
       cmocka_unit_test(test_close_with_pending),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
