@@ -34,9 +34,14 @@ CREATE INDEX calendar_events_start ON calendar_events (start_at);
 CREATE INDEX calendar_events_user_start ON calendar_events (user_id, start_at);
 
 -- One row per decision: planned notifications and skipped offsets alike.
+-- The event's key is checked at commit (DEFERRABLE INITIALLY DEFERRED):
+-- an immediate check may abort a multi-row insert half-way, so SQLite
+-- would keep a statement journal (a copy of every page each statement
+-- touches) for the planner's bulk inserts (tests/bench/planner.sh).
 CREATE TABLE notifications (
   id           INTEGER PRIMARY KEY,
-  event_id     INTEGER NOT NULL REFERENCES calendar_events (id) ON DELETE CASCADE,
+  event_id     INTEGER NOT NULL REFERENCES calendar_events (id) ON DELETE CASCADE
+               DEFERRABLE INITIALLY DEFERRED,
   user_id      INTEGER NOT NULL,
   offset_s     INTEGER NOT NULL,            -- nominal offset before the start
   channel      TEXT    NOT NULL CHECK (channel IN ('email','call','none')),
