@@ -1588,8 +1588,10 @@ static void render_work(void *ud) {
   if (!r->rc) r->rc = csv_render_html(r->result, &html, &hl);
   if (!r->rc) r->rc = csvp_mkdirs(r->out_dir);
   /* html first: report.json is the marker that the report is complete. */
-  if (!r->rc) r->rc = csvp_write_atomic(r->out_dir, "report.html", html, hl);
-  if (!r->rc) r->rc = csvp_write_atomic(r->out_dir, "report.json", json, jl);
+  const char *const names[2] = {"report.html", "report.json"};
+  const void *const data[2] = {html, json};
+  const size_t lens[2] = {hl, jl};
+  if (!r->rc) r->rc = csvp_write_atomic_n(r->out_dir, names, data, lens, 2);
   free(json);
   free(html);
 }

@@ -122,17 +122,49 @@ int csvp_move(const char *src, const char *dst) {
 
 int csvp_write_atomic(const char *dir, const char *name, const void *data,
                       size_t len) {
-  char tmp[4200], path[4200];
-  if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= (int)sizeof tmp ||
-      snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path)
-    return -ENAMETOOLONG;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) return -errno;
-  int rc = write_all(fd, data, len);
-  if (!rc && fsync(fd) != 0) rc = -errno;
-  if (close(fd) != 0 && !rc) rc = -errno;
-  if (!rc && rename(tmp, path) != 0) rc = -errno;
-  if (rc) unlink(tmp);
+  return csvp_write_atomic_n(dir, &name, &data, &len, 1);
+}
+
+int csvp_write_atomic_n(const char *dir, const char *const *names,
+                        const void *const *data, const size_t *lens, size_t n) {
+  char tmp[CSVP_WRITE_MAX][4200], path[4200];
+  int fds[CSVP_WRITE_MAX];
+  size_t opened = 0, i;
+  int rc = 0;
+  if (n > CSVP_WRITE_MAX) return -EINVAL;
+  for (i = 0; i < n; i++)
+    if (snprintf(tmp[i], sizeof tmp[i], "%s/.%s.tmp", dir, names[i]) >=
+            (int)sizeof tmp[i] ||
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path)
+      return -ENAMETOOLONG;
+  /* Every file written and its writeback started before the first fsync,
+   * so that the fsyncs wait for one round of device writes (and usually
+   * one journal commit) instead of one each. */
+  for (i = 0; i < n && !rc; i++) {
+    fds[i] = open(tmp[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fds[i] < 0) {
+      rc = -errno;
+      break;
+    }
+    opened++;
+    rc = write_all(fds[i], data[i], lens[i]);
+    if (!rc) sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE);
+  }
+  for (i = 0; i < opened && !rc; i++)
+    if (fsync(fds[i]) != 0) rc = -errno;
+  for (i = 0; i < opened; i++)
+    if (close(fds[i]) != 0 && !rc) rc = -errno;
+  /* In order: the last file is the marker that the others are complete. */
+  size_t renamed = 0;
+  while (!rc && renamed < n) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[renamed]);
+    if (rename(tmp[renamed], path) != 0)
+      rc = -errno;
+    else
+      renamed++;
+  }
+  if (rc)
+    for (i = renamed; i < opened; i++) unlink(tmp[i]);
   return rc;
 }
 

@@ -25,6 +25,13 @@ int csvp_move(const char *src, const char *dst);
  * file appears complete or not at all. */
 int csvp_write_atomic(const char *dir, const char *name, const void *data,
                       size_t len);
+#define CSVP_WRITE_MAX 4
+/** csvp_write_atomic() of n (<= CSVP_WRITE_MAX) files in dir, with one
+ * wait for the device: all are written and synced, then renamed in order
+ * (names[n - 1] last), so when the last one exists all the others are
+ * complete. On failure the temporary files not yet renamed are removed. */
+int csvp_write_atomic_n(const char *dir, const char *const *names,
+                        const void *const *data, const size_t *lens, size_t n);
 /** Reads a whole file (at most max bytes; -EFBIG beyond) into *out
  * (malloc'ed, NUL-terminated). */
 int csvp_read_file(const char *path, size_t max, char **out, size_t *len);
