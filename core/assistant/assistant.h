@@ -63,9 +63,9 @@ typedef struct assistant_opts {
   const char *call_notifier;
   const char *from_email; /* sender of reminder e-mails */
   const char *from_name;
-  int64_t horizon_days;        /* plan events starting within [60] */
+  int64_t horizon_days;         /* plan events starting within [60] */
   int64_t dispatch_interval_ms; /* [30000] */
-  int64_t rsvp_ttl_s;          /* RSVP link lifetime [14 days] */
+  int64_t rsvp_ttl_s;           /* RSVP link lifetime [14 days] */
 } assistant_opts_t;
 
 /** Every pointer borrowed; they must outlive the service. */
@@ -90,13 +90,12 @@ int assistant_add_routes(assistant_t *a, router_t *r, auth_t *auth);
 
 void assistant_calendar_put(assistant_t *a, const char *instance,
                             const assist_cal_event_t *events, size_t n,
-                            int64_t sync_id,
-                            void (*cb)(void *ud, int status), void *ud);
+                            int64_t sync_id, void (*cb)(void *ud, int status),
+                            void *ud);
 void assistant_calendar_prune(assistant_t *a, const char *instance,
                               int64_t user_id, const char *user_email,
                               const char *source, int64_t sync_id,
-                              void (*cb)(void *ud, int status,
-                                         int64_t removed),
+                              void (*cb)(void *ud, int status, int64_t removed),
                               void *ud);
 void assistant_delivery_event(assistant_t *a, const char *instance,
                               const assist_delivery_event_t *ev,

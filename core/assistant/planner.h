@@ -56,10 +56,10 @@ typedef struct plan_event {
   const char *organizer;  /* e-mail or "" */
   const char *const *attendee_emails; /* may be NULL */
   size_t nattendees;
-  const char *location;   /* "" when none */
-  const char *status;     /* "confirmed", "tentative", "cancelled" */
-  const char *response;   /* the person's: "needsAction", "accepted",
-                             "declined", "tentative" */
+  const char *location; /* "" when none */
+  const char *status;   /* "confirmed", "tentative", "cancelled" */
+  const char *response; /* the person's: "needsAction", "accepted",
+                           "declined", "tentative" */
 } plan_event_t;
 
 #define PLAN_REASON_MAX 320
@@ -111,8 +111,7 @@ const policy_chain_t *policy_default_chain(void);
  * policy_default_chain()->nsteps + nextra entries). Returns 0 or -1.
  */
 int policy_chain_with(const policy_step_t *extra, size_t nextra,
-                      policy_step_t *storage, size_t cap,
-                      policy_chain_t *out);
+                      policy_step_t *storage, size_t cap, policy_chain_t *out);
 
 /** Plans one event: runs chain (NULL: the default) over in. out is fully
  * written. Returns 0. */

@@ -59,7 +59,7 @@ struct assistd {
   secrets_keyring_t *ring; /* master keys, loaded at start */
   audit_svc_t *audit;      /* the audit log's thread */
   auth_t *auth;            /* accounts, sessions, tokens, the /api gate */
-  httpc_t *httpc;          /* outbound HTTP: oauth, or a plugin's first request */
+  httpc_t *httpc;          /* outbound HTTP (oauth, plugins), lazily */
   oauth_t *oauth;          /* OAuth2 connections; NULL without providers */
   assistant_t *assistant;  /* appointment reminders (core/assistant) */
   int curl_on;             /* curl_global_init done (cleanup at exit) */

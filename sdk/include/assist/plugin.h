@@ -114,22 +114,22 @@ typedef struct assist_work assist_work_t;
 typedef struct assist_metric assist_metric_t;
 /** A durable job being run by a handler (ABI 1.1). */
 typedef struct assist_job assist_job_t;
-struct assist_job_kind; /* below */
-struct assist_job_spec; /* below */
-struct assist_audit_record; /* below */
-struct assist_http_request;  /* below, ABI 1.2 */
-struct assist_http_response; /* below, ABI 1.2 */
-struct assist_cal_event;     /* below, ABI 1.2 */
-struct assist_provider;      /* below, ABI 1.2 */
+struct assist_job_kind;       /* below */
+struct assist_job_spec;       /* below */
+struct assist_audit_record;   /* below */
+struct assist_http_request;   /* below, ABI 1.2 */
+struct assist_http_response;  /* below, ABI 1.2 */
+struct assist_cal_event;      /* below, ABI 1.2 */
+struct assist_provider;       /* below, ABI 1.2 */
 struct assist_delivery_event; /* below, ABI 1.2 */
-struct assist_oauth_conn;    /* below, ABI 1.2 */
+struct assist_oauth_conn;     /* below, ABI 1.2 */
 
 /* ------------------------------------------------------------------ */
 /* Options: declared once, validated and typed by the host.            */
 
 typedef enum {
   ASSIST_OPT_STRING = 1,
-  ASSIST_OPT_INT,      /**< 64-bit signed integer */
+  ASSIST_OPT_INT, /**< 64-bit signed integer */
   ASSIST_OPT_BOOL,
   ASSIST_OPT_DOUBLE,
   ASSIST_OPT_SIZE,     /**< bytes; accepts "10MB", "512k" */
@@ -153,11 +153,11 @@ enum {
  * struct may grow in a later minor.
  */
 typedef struct assist_option {
-  const char *name;        /**< [a-z0-9_]+ */
+  const char *name; /**< [a-z0-9_]+ */
   assist_option_type_t type;
-  uint32_t flags;          /**< ASSIST_OPT_* */
-  const char *default_value; /**< as written in YAML; NULL for none */
-  double min, max;         /**< numeric range; ignored when min > max */
+  uint32_t flags;                 /**< ASSIST_OPT_* */
+  const char *default_value;      /**< as written in YAML; NULL for none */
+  double min, max;                /**< numeric range; ignored when min > max */
   const char *const *enum_values; /**< NULL-terminated, for ENUM */
   const char *description;
 } assist_option_t;
@@ -197,15 +197,15 @@ enum {
 };
 
 typedef struct assist_route {
-  size_t struct_size;      /**< sizeof(assist_route_t) */
-  const char *method;      /**< "GET", "POST"...; copied */
+  size_t struct_size; /**< sizeof(assist_route_t) */
+  const char *method; /**< "GET", "POST"...; copied */
   /** "/api/things/{id}" ; "{name}" matches one segment, a final "{rest*}"
    * matches the remainder; copied */
   const char *pattern;
-  uint64_t max_body;       /**< request body cap in bytes; 0: server default */
+  uint64_t max_body; /**< request body cap in bytes; 0: server default */
   assist_route_cb handler;
-  void *ud;                /**< borrowed; passed back to handler */
-  uint32_t flags;          /**< ABI 1.1: ASSIST_ROUTE_* */
+  void *ud;       /**< borrowed; passed back to handler */
+  uint32_t flags; /**< ABI 1.1: ASSIST_ROUTE_* */
 } assist_route_t;
 
 /** A response header: name and value copied by respond_ex(). */
@@ -259,8 +259,7 @@ typedef struct assist_host_api {
   int (*opt_bool)(assist_instance_t *inst, const char *name);
   double (*opt_double)(assist_instance_t *inst, const char *name);
   /** Element i of a STRING_LIST option, or NULL past the end (host). */
-  const char *(*opt_list)(assist_instance_t *inst, const char *name,
-                          size_t i);
+  const char *(*opt_list)(assist_instance_t *inst, const char *name, size_t i);
   /** 1 if the option was set in the configuration, 0 if defaulted. */
   int (*opt_is_set)(assist_instance_t *inst, const char *name);
 
@@ -292,8 +291,8 @@ typedef struct assist_host_api {
                  const void *body, size_t len);
   /** As respond(), with extra headers (copied, n entries). */
   int (*respond_ex)(assist_request_t *req, int status,
-                    const assist_header_t *headers, size_t n,
-                    const void *body, size_t len);
+                    const assist_header_t *headers, size_t n, const void *body,
+                    size_t len);
 
   /* -- Timers. Stopped and freed with the instance. -- */
   /**
@@ -357,8 +356,7 @@ typedef struct assist_host_api {
   /** value: borrowed for the callback; status ASSIST_OK or ASSIST_ENOENT or
    * an error. */
   int (*kv_get)(assist_instance_t *inst, const char *key,
-                void (*cb)(void *ud, int status, const void *value,
-                           size_t len),
+                void (*cb)(void *ud, int status, const void *value, size_t len),
                 void *ud);
   int (*kv_put)(assist_instance_t *inst, const char *key, const void *value,
                 size_t len, void (*cb)(void *ud, int status), void *ud);
@@ -369,8 +367,8 @@ typedef struct assist_host_api {
    * Arrays borrowed for the callback. */
   int (*kv_list)(assist_instance_t *inst, const char *prefix, size_t limit,
                  void (*cb)(void *ud, int status, size_t n,
-                            const char *const *keys,
-                            const void *const *values, const size_t *lens),
+                            const char *const *keys, const void *const *values,
+                            const size_t *lens),
                  void *ud);
 
   /* -- Durable jobs: survive restarts, run at least once (make side
@@ -384,8 +382,7 @@ typedef struct assist_host_api {
    * the job id; existed is 1 when the idempotency key matched a job. */
   int (*job_enqueue)(assist_instance_t *inst,
                      const struct assist_job_spec *spec,
-                     void (*cb)(void *ud, int status, int64_t id,
-                                int existed),
+                     void (*cb)(void *ud, int status, int64_t id, int existed),
                      void *ud);
   /** Cancels a queued or running job of this instance (a running handler
    * sees job_cancelled() become 1). */
@@ -562,16 +559,16 @@ enum {
 
 /** A request; every pointer borrowed and copied by http_request(). */
 typedef struct assist_http_request {
-  size_t struct_size;    /**< sizeof(assist_http_request_t) */
-  const char *method;    /**< "GET", "POST"...; NULL: GET, or POST with a body */
-  const char *url;       /**< absolute http:// or https:// URL */
+  size_t struct_size; /**< sizeof(assist_http_request_t) */
+  const char *method; /**< "GET", "POST"...; NULL: GET, or POST with a body */
+  const char *url;    /**< absolute http:// or https:// URL */
   const assist_header_t *headers; /**< request headers, or NULL */
   size_t nheaders;
-  const void *body;      /**< NULL: none */
+  const void *body; /**< NULL: none */
   size_t body_len;
-  uint32_t timeout_ms;   /**< per attempt; 0: 30 s */
+  uint32_t timeout_ms;         /**< per attempt; 0: 30 s */
   uint64_t max_response_bytes; /**< 0: 16 MiB */
-  uint32_t flags;        /**< ASSIST_HTTP_* */
+  uint32_t flags;              /**< ASSIST_HTTP_* */
 } assist_http_request_t;
 
 /** A response (host; borrowed for the callback). */
@@ -583,15 +580,15 @@ typedef struct assist_http_response {
    * ASSIST_EAMBIGUOUS (non-idempotent request that may have been
    * processed: reconcile, never resend blindly). */
   int result;
-  int status;            /**< HTTP status, 0 when none arrived */
-  const char *body;      /**< NUL-terminated (not counted), never NULL */
+  int status;       /**< HTTP status, 0 when none arrived */
+  const char *body; /**< NUL-terminated (not counted), never NULL */
   size_t body_len;
   const assist_header_t *headers; /**< in order as received */
   size_t nheaders;
   /** For ASSIST_OK with 429/503: seconds the server asked to wait
    * (Retry-After), else 0. */
   int retry_after_s;
-  const char *error;     /**< what went wrong, for logs; "" when none */
+  const char *error; /**< what went wrong, for logs; "" when none */
 } assist_http_response_t;
 
 /* ------------------------------------------------------------------ */
@@ -600,18 +597,18 @@ typedef struct assist_http_response {
 /** One attendee of an event. */
 typedef struct assist_cal_attendee {
   const char *email;
-  const char *name;     /**< may be NULL */
+  const char *name; /**< may be NULL */
   /** "needsAction", "accepted", "declined" or "tentative". */
   const char *status;
-  int self;             /**< 1: this is the person the calendar belongs to */
+  int self; /**< 1: this is the person the calendar belongs to */
 } assist_cal_attendee_t;
 
 /** A normalized calendar event (one instance of a recurring series). */
 typedef struct assist_cal_event {
-  size_t struct_size;   /**< sizeof(assist_cal_event_t) */
-  int64_t user_id;      /**< the person whose calendar this is, or 0 ... */
+  size_t struct_size;     /**< sizeof(assist_cal_event_t) */
+  int64_t user_id;        /**< the person whose calendar this is, or 0 ... */
   const char *user_email; /**< ... and the e-mail of an existing account */
-  const char *source;   /**< the plugin's calendar key, e.g. "primary" */
+  const char *source;     /**< the plugin's calendar key, e.g. "primary" */
   /** Unique within the source; for an instance of a recurring series,
    * the series id plus the instance's original start (Google's instance
    * id, or "<UID>/<RECURRENCE-ID as UTC>" for ICS). */
@@ -619,17 +616,17 @@ typedef struct assist_cal_event {
   const char *etag;     /**< provider version; NULL: "" */
   const char *ical_uid; /**< iCalendar UID (series UID for instances) */
   const char *summary, *description, *location; /**< NULL: "" */
-  int64_t start_ms;     /**< UTC ms; all-day: local midnight in tz */
+  int64_t start_ms; /**< UTC ms; all-day: local midnight in tz */
   int64_t end_ms;
-  const char *tz;       /**< IANA zone of the event; NULL: "UTC" */
-  int all_day;          /**< 1: a date, not a time */
+  const char *tz;         /**< IANA zone of the event; NULL: "UTC" */
+  int all_day;            /**< 1: a date, not a time */
   const char *start_date; /**< all-day: "YYYY-MM-DD"; else NULL */
   const char *organizer;  /**< e-mail or NULL */
   const assist_cal_attendee_t *attendees;
   size_t nattendees;
   /** "confirmed", "tentative" or "cancelled" (NULL: "confirmed"). */
   const char *status;
-  int sequence;         /**< iCalendar SEQUENCE */
+  int sequence; /**< iCalendar SEQUENCE */
 } assist_cal_event_t;
 
 typedef enum {
@@ -643,32 +640,32 @@ typedef enum {
 typedef struct assist_rsvp {
   size_t struct_size;
   int64_t user_id;
-  const char *source;       /**< the plugin's calendar key */
+  const char *source; /**< the plugin's calendar key */
   const char *external_id;
   const char *attendee_email;
-  const char *response;     /**< "accepted", "declined" or "tentative" */
+  const char *response; /**< "accepted", "declined" or "tentative" */
 } assist_rsvp_t;
 
 /** One message to deliver (host; borrowed for the send() call: copy
  * what is kept). Rendered by the host: the plugin only transports it. */
 typedef struct assist_message {
   size_t struct_size;
-  int64_t delivery_id;      /**< unique; put it in provider metadata
-                                 (custom args) and dedupe on it */
-  const char *channel;      /**< "email" or "call" */
-  const char *to;           /**< e-mail address or E.164 phone number */
-  const char *to_name;      /**< may be "" */
-  const char *from;         /**< sender address ("" for calls) */
+  int64_t delivery_id; /**< unique; put it in provider metadata
+                            (custom args) and dedupe on it */
+  const char *channel; /**< "email" or "call" */
+  const char *to;      /**< e-mail address or E.164 phone number */
+  const char *to_name; /**< may be "" */
+  const char *from;    /**< sender address ("" for calls) */
   const char *from_name;
   const char *subject;
-  const char *text;         /**< text/plain body; the call script for calls */
-  const char *html;         /**< text/html body; may be "" */
+  const char *text; /**< text/plain body; the call script for calls */
+  const char *html; /**< text/html body; may be "" */
   /** An iCalendar object (CRLF lines) or "". Its METHOD (ics_method,
    * e.g. "REQUEST") must be repeated as the MIME method parameter. */
   const char *ics;
   const char *ics_method;
   const char *idempotency_key; /**< stable across retries of this delivery */
-  int attempt;              /**< 1 for the first */
+  int attempt;                 /**< 1 for the first */
 } assist_message_t;
 
 /** What send() reports through done(). */
@@ -681,15 +678,14 @@ typedef struct assist_send_result {
   int status;
   const char *provider_message_id; /**< e.g. SendGrid's X-Message-Id */
   int retry_after_s;
-  const char *error;        /**< for the delivery record; no secrets */
+  const char *error; /**< for the delivery record; no secrets */
 } assist_send_result_t;
 
-typedef void (*assist_send_done_cb)(void *arg,
-                                    const assist_send_result_t *res);
+typedef void (*assist_send_done_cb)(void *arg, const assist_send_result_t *res);
 
 /** A provider (registered with provider_register during init). */
 typedef struct assist_provider {
-  size_t struct_size;       /**< sizeof(assist_provider_t) */
+  size_t struct_size; /**< sizeof(assist_provider_t) */
   assist_provider_kind_t kind;
   /** NOTIFIER: the channel served, "email" or "call". */
   const char *channel;
@@ -702,19 +698,19 @@ typedef struct assist_provider {
    * status) once, on the loop thread. May be NULL (read-only source). */
   int (*rsvp)(void *ud, const assist_rsvp_t *r,
               void (*done)(void *arg, int status), void *arg);
-  void *ud;                 /**< borrowed; passed back */
+  void *ud; /**< borrowed; passed back */
 } assist_provider_t;
 
 /** A delivery state reported by a notifier (webhook). */
 typedef struct assist_delivery_event {
   size_t struct_size;
-  int64_t delivery_id;      /**< 0: find it by provider_message_id */
+  int64_t delivery_id;             /**< 0: find it by provider_message_id */
   const char *provider_message_id; /**< may be NULL when delivery_id set */
   /** "sent", "delivered", "opened", "bounced" or "failed". */
   const char *state;
   const char *provider_event_id; /**< dedupe key, e.g. sg_event_id */
-  int64_t at_ms;            /**< when the provider saw it; 0: now */
-  const char *detail;       /**< short reason (bounce reason...); no bodies */
+  int64_t at_ms;                 /**< when the provider saw it; 0: now */
+  const char *detail; /**< short reason (bounce reason...); no bodies */
 } assist_delivery_event_t;
 
 /** An audit entry (ABI 1.1). Strings copied; NULL means "". */
@@ -732,10 +728,10 @@ typedef struct assist_audit_record {
 
 /** A job kind (ABI 1.1). Zero fields take the host's defaults. */
 typedef struct assist_job_kind {
-  size_t struct_size;  /**< sizeof(assist_job_kind_t) */
-  const char *kind;    /**< [a-z0-9_.-]+, unique within the instance */
-  int concurrency;     /**< handlers at once (default 16) */
-  int timeout_s;       /**< a run longer than this fails (default 300) */
+  size_t struct_size; /**< sizeof(assist_job_kind_t) */
+  const char *kind;   /**< [a-z0-9_.-]+, unique within the instance */
+  int concurrency;    /**< handlers at once (default 16) */
+  int timeout_s;      /**< a run longer than this fails (default 300) */
   /** Runs on the loop thread; must eventually call job_complete(). */
   void (*handler)(assist_job_t *job, void *ud);
   void *ud;
@@ -743,12 +739,12 @@ typedef struct assist_job_kind {
 
 /** A job to enqueue (ABI 1.1). */
 typedef struct assist_job_spec {
-  size_t struct_size;      /**< sizeof(assist_job_spec_t) */
-  const char *kind;        /**< a kind this instance registered */
-  const char *payload;     /**< JSON text, NULL for "{}" */
-  int64_t run_at_ms;       /**< Unix ms; 0: now */
-  int priority;            /**< higher runs first */
-  int max_attempts;        /**< 0: 5 */
+  size_t struct_size;          /**< sizeof(assist_job_spec_t) */
+  const char *kind;            /**< a kind this instance registered */
+  const char *payload;         /**< JSON text, NULL for "{}" */
+  int64_t run_at_ms;           /**< Unix ms; 0: now */
+  int priority;                /**< higher runs first */
+  int max_attempts;            /**< 0: 5 */
   const char *idempotency_key; /**< NULL: none */
 } assist_job_spec_t;
 
@@ -759,9 +755,9 @@ enum {
 };
 
 /** True if the host table has member `fn` and it is set. */
-#define ASSIST_HOST_HAS(host, fn)                                          \
-  ((host)->struct_size >= offsetof(assist_host_api_t, fn) +                \
-                              sizeof((host)->fn) &&                        \
+#define ASSIST_HOST_HAS(host, fn)                                              \
+  ((host)->struct_size >=                                                      \
+       offsetof(assist_host_api_t, fn) + sizeof((host)->fn) &&                 \
    (host)->fn != NULL)
 
 /* ------------------------------------------------------------------ */
@@ -776,15 +772,15 @@ enum {
 
 typedef struct assist_plugin {
   /* Frozen forever: the host checks these before reading anything else. */
-  uint32_t magic;     /**< ASSIST_PLUGIN_MAGIC */
-  uint16_t abi_major; /**< ASSIST_ABI_MAJOR when built */
-  uint16_t abi_minor; /**< ASSIST_ABI_MINOR when built */
+  uint32_t magic;       /**< ASSIST_PLUGIN_MAGIC */
+  uint16_t abi_major;   /**< ASSIST_ABI_MAJOR when built */
+  uint16_t abi_minor;   /**< ASSIST_ABI_MINOR when built */
   uint32_t struct_size; /**< sizeof(assist_plugin_t) when built */
 
-  const char *name;        /**< [a-z0-9_-]+, e.g. "csv-analysis" */
-  const char *version;     /**< semver of the plugin */
+  const char *name;    /**< [a-z0-9_-]+, e.g. "csv-analysis" */
+  const char *version; /**< semver of the plugin */
   const char *description;
-  uint32_t flags;          /**< ASSIST_PLUGIN_* */
+  uint32_t flags; /**< ASSIST_PLUGIN_* */
 
   const assist_option_t *options; /**< NULL-name terminated, or NULL */
   uint32_t option_size;           /**< sizeof(assist_option_t) when built */
@@ -801,13 +797,13 @@ typedef struct assist_plugin {
 } assist_plugin_t;
 
 /** The smallest descriptor the host accepts (through destroy). */
-#define ASSIST_PLUGIN_MIN_SIZE                                             \
+#define ASSIST_PLUGIN_MIN_SIZE                                                 \
   (offsetof(assist_plugin_t, destroy) + sizeof(void (*)(void *)))
 
 /** Fills the frozen header; use as the first initializer. */
-#define ASSIST_PLUGIN_HEADER                                               \
-  .magic = ASSIST_PLUGIN_MAGIC, .abi_major = ASSIST_ABI_MAJOR,             \
-  .abi_minor = ASSIST_ABI_MINOR, .struct_size = sizeof(assist_plugin_t),   \
+#define ASSIST_PLUGIN_HEADER                                                   \
+  .magic = ASSIST_PLUGIN_MAGIC, .abi_major = ASSIST_ABI_MAJOR,                 \
+  .abi_minor = ASSIST_ABI_MINOR, .struct_size = sizeof(assist_plugin_t),       \
   .option_size = sizeof(assist_option_t)
 
 #ifdef __cplusplus
