@@ -988,9 +988,23 @@ static void on_tick(uv_timer_t *t) {
   store_req_t *r = store_req_new(j->s, 0);
   if (now - j->last_hb >= (uint64_t)j->o.lease_ms / 3) {
     j->last_hb = now;
+    /* Only the jobs this engine holds (running, or completed and not yet
+     * committed): a claim that committed while its answer was lost (the
+     * database went away) leaves a row owned by us that nothing runs;
+     * its lease must run out so the expiry sweep hands it on. */
+    buf_t ids = {0};
+    buf_puts(&ids, "[");
+    const char *sep = "";
+    for (jobs_job_t *job = j->running; job; job = job->next, sep = ",")
+      buf_printf(&ids, "%s%lld", sep, (long long)job->id);
+    for (comp_t *c = j->chead; c; c = c->next, sep = ",")
+      buf_printf(&ids, "%s%lld", sep, (long long)c->id);
+    buf_puts(&ids, "]");
     store_req_stmt(r, &sql_heartbeat);
     store_req_bind_int(r, wall + j->o.lease_ms);
     store_req_bind_text(r, j->owner);
+    store_req_bind_text(r, ids.data);
+    buf_free(&ids);
   }
   if (now - j->last_expire >= (uint64_t)j->o.poll_ms || j->last_expire == 0) {
     j->last_expire = now;

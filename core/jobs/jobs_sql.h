@@ -86,9 +86,10 @@ static const store_stmt_t sql_done_fail = {
 static const store_stmt_t sql_heartbeat = {
     "jobs_heartbeat",
     "UPDATE jobs SET lease_until = $1 WHERE lease_owner = $2"
-    " AND state = 'running'",
+    " AND state = 'running' AND id IN (SELECT value FROM json_each($3))",
     "UPDATE jobs SET lease_until = $1 WHERE id IN (SELECT id FROM jobs"
-    " WHERE lease_owner = $2 AND state = 'running'"
+    " WHERE lease_owner = $2 AND state = 'running' AND id IN"
+    " (SELECT jsonb_array_elements_text($3::jsonb)::bigint)"
     " ORDER BY id FOR UPDATE SKIP LOCKED)"};
 
 /* $1 now */
