@@ -351,8 +351,8 @@ static int locale_ok(const char *s) {
   return 1;
 }
 
-static void parse_obj(json_object *o, prefs_t *p, int *email_set,
-                      prefs_errors_t *e) {
+static void parse_obj(json_object *o, const char *account_email, prefs_t *p,
+                      int *email_set, prefs_errors_t *e) {
   json_object_object_foreach(o, key, v) {
     int is_str = json_object_is_type(v, json_type_string);
     const char *s = is_str ? json_object_get_string(v) : "";
@@ -366,7 +366,12 @@ static void parse_obj(json_object *o, prefs_t *p, int *email_set,
     } else if (strcmp(key, "email") == 0) {
       if (json_object_is_type(v, json_type_null)) continue;
       char tmp[PREFS_EMAIL_MAX + 1];
-      if (!is_str || strlen(s) > PREFS_EMAIL_MAX || !email_ok(s)) {
+      /* The account's own address is the default prefs_to_json() writes
+       * back, so it is accepted even where email_ok() is stricter than
+       * the account rule (a single-label domain such as admin@test). */
+      int own = is_str && account_email && strchr(s, '@') &&
+                strcmp(s, account_email) == 0;
+      if (!is_str || strlen(s) > PREFS_EMAIL_MAX || (!own && !email_ok(s))) {
         err_add(e, key, "must be an e-mail address");
         continue;
       }
@@ -452,7 +457,7 @@ int prefs_parse(const char *json, const char *account_email, prefs_t *out,
     } else if (o && !json_object_is_type(o, json_type_object)) {
       err_add(e, "preferences", "must be a JSON object");
     } else if (o) {
-      parse_obj(o, out, &email_set, e);
+      parse_obj(o, account_email, out, &email_set, e);
     }
     json_object_put(o);
   }

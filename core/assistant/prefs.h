@@ -92,7 +92,9 @@ void prefs_errors_free(prefs_errors_t *e);
 
 /**
  * Parses JSON text over the defaults into *out (account_email fills
- * "email" when the JSON has none). Returns 0, or -1 with every problem in
+ * "email" when the JSON has none, and is accepted as "email" as it is,
+ * so the JSON prefs_to_json() writes parses back). Returns 0, or -1 with
+ * every problem in
  * errs (out then holds defaults and must still be freed with prefs_free).
  */
 int prefs_parse(const char *json, const char *account_email, prefs_t *out,

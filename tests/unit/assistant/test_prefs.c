@@ -270,6 +270,30 @@ static void test_single_errors(void **s) {
   expect_ok("{\"travel_buffer\":\"4h\",\"max_call_attempts\":5}");
 }
 
+/* The account's own address is the default the canonical JSON shows; it
+ * parses back even where the stricter e-mail check would refuse it (a
+ * single-label domain), and only as the account's own. */
+static void test_account_email_round_trip(void **s) {
+  (void)s;
+  prefs_t p, q;
+  prefs_errors_t e = {0};
+  assert_int_equal(prefs_parse("{}", "admin@test", &p, &e), 0);
+  assert_string_equal(p.email, "admin@test");
+  char *j = prefs_to_json(&p);
+  assert_non_null(strstr(j, "\"email\":\"admin@test\""));
+  assert_int_equal(prefs_parse(j, "admin@test", &q, &e), 0);
+  assert_int_equal(e.n, 0);
+  assert_string_equal(q.email, "admin@test");
+  prefs_free(&q);
+  /* another account: still not an e-mail address */
+  assert_int_equal(prefs_parse(j, "pat@example.com", &q, &e), -1);
+  assert_true(has_err(&e, "email: must be an e-mail address"));
+  prefs_errors_free(&e);
+  prefs_free(&q);
+  free(j);
+  prefs_free(&p);
+}
+
 static void test_lists(void **s) {
   (void)s;
   prefs_t p;
@@ -302,6 +326,7 @@ int main(void) {
       cmocka_unit_test(test_full),
       cmocka_unit_test(test_errors_collected),
       cmocka_unit_test(test_single_errors),
+      cmocka_unit_test(test_account_email_round_trip),
       cmocka_unit_test(test_lists),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
