@@ -27,7 +27,8 @@ static void load_locked(lazylib_t *l) {
   atomic_store_explicit(&l->state, 1, memory_order_release);
 }
 
-/* The libraries of curl_lazy.c, pq_lazy.c and ical_lazy.c. */
+/* The libraries of curl_lazy.c and pq_lazy.c, and libical, which only
+ * plugins link. */
 static const char *const pinned[] = {"libcurl.so.4", "libpq.so.5",
                                      "libical.so.3"};
 

@@ -3,23 +3,22 @@
  *
  * Why: every library the daemon links is mapped, relocated and partly
  * paged in when the process starts, used or not. libpq (with its
- * LDAP/Kerberos/GnuTLS tree), libcurl (with OpenSSL, nghttp2, ssh2...) and
- * libical (with ICU and libstdc++) cost about 7 MB of resident memory
- * together, yet most configurations never call them: libpq only for
- * postgresql:// storage, libcurl only for OAuth providers and outbound
- * HTTP, libical only for cron schedules in a zone other than UTC. So the
- * core compiles against their headers but does not link them; the first
- * call dlopen()s the library and resolves a table of symbols.
+ * LDAP/Kerberos/GnuTLS tree) and libcurl (with OpenSSL, nghttp2, ssh2...)
+ * cost several MB of resident memory together, yet most configurations
+ * never call them: libpq only for postgresql:// storage, libcurl only for
+ * OAuth providers and outbound HTTP. So the core compiles against their
+ * headers but does not link them; the first call dlopen()s the library
+ * and resolves a table of symbols.
  *
  * Each library has a small header (core/httpc/curl_lazy.h,
- * core/store/pq_lazy.h, core/jobs/ical_lazy.h) that lists the functions
+ * core/store/pq_lazy.h) that lists the functions
  * the core uses and redefines each name as a call through the table, so
  * call sites read as ordinary library calls. A function missing from a
  * list fails to link (the library is not on the link line), never at run
  * time.
  *
  * Code that starts using a library (opening PostgreSQL storage, creating
- * the HTTP client, a time zone) calls lazylib_load() first and reports its
+ * the HTTP client) calls lazylib_load() first and reports its
  * message ("postgresql storage needs libpq.so.5: <dlerror>"). A call
  * through the table that finds the library missing prints that message
  * and aborts: it means an entry point forgot the check.
@@ -74,12 +73,13 @@ typedef struct lazylib {
 #define LAZYLIB_CALL(var, f) ((__typeof__(&f))lazylib_sym(&(var), LAZYLIB_##f))
 
 /* Keeps libcurl, libpq and libical mapped for good if anything (a plugin
- * linking them) has loaded them. Before the core opened them lazily it
- * linked them, so they were never unloaded; a plugin's dlclose() must not
- * unload them now either: libical leaves a thread-specific destructor
- * behind (its per-thread ring buffer), and the next exit of a thread that
- * used it would jump into unmapped code. Never loads anything itself. The
- * plugin loader calls it after each dlopen(). */
+ * linking them) has loaded them. The core used to link all three, so they
+ * were never unloaded; a plugin's dlclose() must not unload them now
+ * either: libical (linked by the ics-feed and google-calendar plugins)
+ * leaves a thread-specific destructor behind (its per-thread ring buffer),
+ * and the next exit of a thread that used it would jump into unmapped
+ * code. Never loads anything itself. The plugin loader calls it after each
+ * dlopen(). */
 void lazylib_pin_loaded(void);
 
 /* Loads l once. Returns 0, or -ELIBACC with *err (if err) pointing at a

@@ -218,15 +218,15 @@ typedef struct jobs_cron jobs_cron_t;
 int jobs_cron_parse(const char *expr, jobs_cron_t **out, char *err,
                     size_t errlen);
 void jobs_cron_free(jobs_cron_t *c);
-/** 0 when tz is a zone libical knows ("UTC" always works). */
+/** 0 when tz is a known IANA zone ("UTC" always works). */
 int jobs_tz_valid(const char *tz);
 /**
  * The first fire time strictly after after_ms, in ms since the epoch, for
  * wall-clock times in zone tz. A wall time that does not exist (skipped by
  * a DST change) does not fire; one that occurs twice fires once, at its
  * first occurrence. Returns -1 if none within five years.
- * Zones come from libical's built-in/system zone data and are cached by
- * libical; call from one thread (the loop).
+ * Zones come from the system's zone files (assistant/tz.h), read once and
+ * cached for the process.
  */
 int64_t jobs_cron_next(const jobs_cron_t *c, const char *tz, int64_t after_ms);
 

@@ -4,19 +4,16 @@
  * Calendar arithmetic is done on "wall seconds" (local wall-clock time
  * written as if it were UTC) with timegm/gmtime_r, which never look at
  * TZ, so nothing here touches process-global time zone state. The zone
- * only enters through off(t), the UTC offset at instant t: 0 for UTC,
- * otherwise libical answers from its zone data (libical is opened on first
- * use, ical_lazy.h, so schedules in UTC never load it). A wall time W maps
- * to instant c = W - o for each offset o in force around W; c is valid when
+ * only enters through off(t), the UTC offset at instant t, read from the
+ * system's zone files by assistant/tz.h. A wall time W maps to instant
+ * c = W - o for each offset o in force around W; c is valid when
  * off(c) == o. No valid instant: W was skipped by a DST change (no fire).
  * Two: W happened twice (fire at the first).
  */
 #include "jobs.h"
 
-#include "ical_lazy.h"
-
+#include "../assistant/tz.h"
 #include "../common/alloc.h"
-#include "../common/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -165,34 +162,20 @@ void jobs_cron_free(jobs_cron_t *c) {
   free(c);
 }
 
-/* *z: NULL for UTC (no zone data needed), else libical's zone. Returns 0,
- * or -EINVAL for an unknown zone or when libical cannot be loaded. */
-static int zone(const char *tz, icaltimezone **z) {
-  *z = NULL;
-  if (!tz || !*tz || strcmp(tz, "UTC") == 0 || strcmp(tz, "Etc/UTC") == 0)
-    return 0;
-  const char *why;
-  if (ical_lazy_load(&why) < 0) {
-    log_kv(LOG_ERROR, "jobs", "cannot load libical", "zone", tz, "error", why,
-           NULL);
-    return -EINVAL;
-  }
-  *z = icaltimezone_get_builtin_timezone(tz);
-  return *z ? 0 : -EINVAL;
+/* The zone named tz (UTC when empty), or NULL when unknown. */
+static const tz_t *zone(const char *tz) {
+  return tz_get(tz && *tz ? tz : "UTC");
 }
 
 int jobs_tz_valid(const char *tz) {
-  icaltimezone *z;
-  return zone(tz, &z);
+  return zone(tz) ? 0 : -EINVAL;
 }
 
 /* UTC offset in seconds at instant t. */
-static int off(icaltimezone *z, time_t t) {
-  if (!z) return 0; /* UTC */
-  struct icaltimetype tt =
-      icaltime_from_timet_with_zone(t, 0, icaltimezone_get_utc_timezone());
-  int dst = 0;
-  return icaltimezone_get_utc_offset_of_utc_time(z, &tt, &dst);
+static int off(const tz_t *z, time_t t) {
+  tz_local_t l;
+  tz_to_local(z, (int64_t)t * 1000, &l);
+  return l.utc_offset_s;
 }
 
 static int day_matches(const jobs_cron_t *c, const struct tm *d) {
@@ -205,8 +188,8 @@ static int day_matches(const jobs_cron_t *c, const struct tm *d) {
 }
 
 int64_t jobs_cron_next(const jobs_cron_t *c, const char *tz, int64_t after_ms) {
-  icaltimezone *z;
-  if (zone(tz, &z) < 0) return -1;
+  const tz_t *z = zone(tz);
+  if (!z) return -1;
   time_t after = (time_t)(after_ms / 1000);
   if (after_ms < 0 && after_ms % 1000) after--;
   /* Wall seconds of `after`, and the first day to look at. */

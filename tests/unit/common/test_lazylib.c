@@ -1,4 +1,4 @@
-/* Tests for core/common/lazylib.c and the three lazily opened libraries. */
+/* Tests for core/common/lazylib.c and the two lazily opened libraries. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,6 @@
 
 #include "common/lazylib.h"
 #include "httpc/curl_lazy.h"
-#include "jobs/ical_lazy.h"
 #include "store/pq_lazy.h"
 
 #include <dlfcn.h>
@@ -110,7 +109,7 @@ static void test_sym_aborts_with_message(void **s) {
       strstr(buf, "assistd: the test needs libassistd-no-such-lib.so.0: "));
 }
 
-/* Every name in the three tables exists in the installed library (a
+/* Every name in the two tables exists in the installed library (a
  * misspelt or removed function would otherwise surface only at run time
  * on the path that uses it). */
 static void test_real_tables_resolve(void **s) {
@@ -118,7 +117,6 @@ static void test_real_tables_resolve(void **s) {
   const char *err = NULL;
   if (curl_lazy_load(&err) < 0) fail_msg("%s", err);
   if (pq_lazy_load(&err) < 0) fail_msg("%s", err);
-  if (ical_lazy_load(&err) < 0) fail_msg("%s", err);
 }
 
 int main(void) {
