@@ -435,14 +435,11 @@ typedef struct deliver {
   char *notifier;
   /* the event (owned copies) */
   render_event_t ev;
-  char *ev_strs[9];
-  char *response;
+  char *ev_strs[9]; /* the last: the account's e-mail */
   /* the person */
   prefs_t prefs;
-  int have_prefs;
-  char *account_email, *name;
+  char *name;
   char recipient[PREFS_EMAIL_MAX + 1];
-  int max_call_attempts;
   /* the message */
   render_out_t out;
   char *links[3];
@@ -455,9 +452,7 @@ typedef struct deliver {
 static void deliver_free(deliver_t *d) {
   for (size_t i = 0; i < sizeof d->ev_strs / sizeof d->ev_strs[0]; i++)
     free(d->ev_strs[i]);
-  free(d->response);
-  if (d->have_prefs) prefs_free(&d->prefs);
-  free(d->account_email);
+  prefs_free(&d->prefs);
   free(d->name);
   free(d->notifier);
   render_out_free(&d->out);
@@ -643,7 +638,7 @@ static void apply_result(deliver_t *d) {
   int is_call = !strcmp(d->channel, "call");
   int64_t now = store_now_ms();
   int too_late = !d->ev.all_day ? now >= d->ev.start_ms : now >= d->ev.end_ms;
-  if (transient(st) && !(is_call && d->attempt >= d->max_call_attempts) &&
+  if (transient(st) && !(is_call && d->attempt >= d->prefs.max_call_attempts) &&
       !too_late) {
     int secs = d->retry_after_s;
     if (secs <= 0) {
@@ -744,7 +739,7 @@ static void marked_sending(store_t *s, int status, const char *errmsg,
 static void render_and_mark(deliver_t *d) {
   int is_call = !strcmp(d->channel, "call");
   const char *to = is_call ? d->prefs.phone : d->prefs.email;
-  if (!*to && !is_call) to = d->account_email ? d->account_email : "";
+  if (!*to && !is_call) to = d->ev_strs[8];
   snprintf(d->recipient, sizeof d->recipient, "%s", to);
   if (!is_call) {
     static const char *const resp[3] = {"accepted", "declined", "tentative"};
@@ -875,8 +870,6 @@ static void loaded(store_t *s, int status, const char *errmsg, store_res_t *res,
     free(d->ev_strs[i]);
     d->ev_strs[i] = dup_col(res, cols[i]);
   }
-  free(d->response);
-  d->response = xstrdup(response);
   d->ev = (render_event_t){
       .id = d->event_id,
       .external_id = d->ev_strs[0],
@@ -893,24 +886,10 @@ static void loaded(store_t *s, int status, const char *errmsg, store_res_t *res,
       .all_day = store_res_int(res, 0, 0, L_ALLDAY) != 0,
       .sequence = store_res_int(res, 0, 0, L_SEQUENCE),
   };
-  free(d->account_email);
-  d->account_email = xstrdup(d->ev_strs[8]);
   free(d->name);
   d->name = dup_col(res, L_NAME);
-  if (d->have_prefs) prefs_free(&d->prefs);
-  prefs_errors_t errs = {0};
-  if (prefs_parse(store_res_text(res, 0, 0, L_PREFS), d->account_email,
-                  &d->prefs, &errs) < 0) {
-    /* Stored preferences that no longer validate: the defaults, to the
-     * account's address. */
-    prefs_free(&d->prefs);
-    prefs_defaults(&d->prefs);
-    snprintf(d->prefs.email, sizeof d->prefs.email, "%s", d->account_email);
-  }
-  prefs_errors_free(&errs);
-  d->have_prefs = 1;
-  d->max_call_attempts =
-      d->prefs.max_call_attempts > 0 ? d->prefs.max_call_attempts : 2;
+  prefs_free(&d->prefs);
+  prefs_load(store_res_text(res, 0, 0, L_PREFS), d->ev_strs[8], &d->prefs);
   free(d->notifier);
   d->notifier = xstrdup(strcmp(d->channel, "call") == 0 ? d->a->call_notifier
                                                         : d->a->email_notifier);
