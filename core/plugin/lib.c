@@ -158,7 +158,7 @@ plugin_lib_t *plugin_lib_get(const char *path, char *err, size_t errlen) {
     close(fd);
     return NULL;
   }
-  lazylib_pin_loaded(); /* libraries the core opens lazily stay loaded */
+  lazylib_pin_loaded(); /* libcurl, libpq, libical stay loaded */
   const assist_plugin_t *d = dlsym(h, ASSIST_PLUGIN_SYMBOL);
   if (!d) {
     int m = other_major(h);
