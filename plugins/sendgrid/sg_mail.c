@@ -1,15 +1,13 @@
 /* sg_mail.c: see sg_mail.h. */
 #include "sg_mail.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "sg_verify.h"
+#include "mail_common.h"
 
 static int has_crlf(const char *s) {
   return s && strpbrk(s, "\r\n") != NULL;
@@ -27,29 +25,6 @@ static int addr_ok(const char *a) {
   if (!at || at == a || !at[1]) return 0;
   for (const unsigned char *p = (const unsigned char *)a; *p; p++)
     if (*p <= 0x20 || *p == 0x7f || strchr("<>,;\"()[]\\", *p)) return 0;
-  return 1;
-}
-
-int sg_ics_method_matches(const char *ics, const char *method) {
-  if (!ics || !method || !*method) return -1;
-  size_t ml = strlen(method);
-  const char *line = ics;
-  while (*line) {
-    const char *eol = strchr(line, '\n');
-    size_t len = eol ? (size_t)(eol - line) : strlen(line);
-    if (len && line[len - 1] == '\r') len--;
-    if (len > 7 && strncasecmp(line, "METHOD:", 7) == 0)
-      return (len - 7 == ml && strncasecmp(line + 7, method, ml) == 0) ? 0 : -1;
-    if (!eol) break;
-    line = eol + 1;
-  }
-  return -1;
-}
-
-static int method_ok(const char *m) {
-  if (!nonempty(m) || strlen(m) > 32) return 0;
-  for (const char *p = m; *p; p++)
-    if (!(isupper((unsigned char)*p) || *p == '-')) return 0;
   return 1;
 }
 
@@ -106,8 +81,7 @@ char *sg_mail_body(const assist_message_t *msg, const char *from_override,
   }
   int has_ics = nonempty(msg->ics);
   const char *method = nonempty(msg->ics_method) ? msg->ics_method : "REQUEST";
-  if (has_ics &&
-      (!method_ok(method) || sg_ics_method_matches(msg->ics, method) != 0)) {
+  if (has_ics && !mail_ics_method_ok(msg->ics, method)) {
     *err = "the ICS METHOD does not match ics_method";
     return NULL;
   }
@@ -146,7 +120,7 @@ char *sg_mail_body(const assist_message_t *msg, const char *from_override,
     char ctype[64];
     snprintf(ctype, sizeof ctype, "text/calendar; method=%s", method);
     add_content(content, ctype, msg->ics);
-    ics_b64 = sg_b64_encode(msg->ics, strlen(msg->ics));
+    ics_b64 = mail_b64_encode(msg->ics, strlen(msg->ics), 0);
     if (!ics_b64) {
       json_object_put(content);
       json_object_put(root);

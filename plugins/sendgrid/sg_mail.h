@@ -58,8 +58,4 @@ typedef struct sg_event {
 int sg_events_parse(const char *body, size_t len, sg_event_t **out, size_t *n);
 void sg_events_free(sg_event_t *ev, size_t n);
 
-/** 0 when ics (borrowed, CRLF lines) has a METHOD property equal to method
- * (case-insensitive), -1 otherwise (none, or another one). */
-int sg_ics_method_matches(const char *ics, const char *method);
-
 #endif

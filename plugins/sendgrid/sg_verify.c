@@ -56,32 +56,6 @@ fail:
   return -1;
 }
 
-char *sg_b64_encode(const void *data, size_t len) {
-  static const char t[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  const unsigned char *p = data;
-  char *out = malloc((len + 2) / 3 * 4 + 1);
-  if (!out) return NULL;
-  size_t o = 0, i = 0;
-  for (; i + 2 < len; i += 3) {
-    unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-    out[o++] = t[v >> 18];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = t[(v >> 6) & 63];
-    out[o++] = t[v & 63];
-  }
-  if (i < len) {
-    unsigned v = (unsigned)p[i] << 16;
-    if (i + 1 < len) v |= (unsigned)p[i + 1] << 8;
-    out[o++] = t[v >> 18];
-    out[o++] = t[(v >> 12) & 63];
-    out[o++] = i + 1 < len ? t[(v >> 6) & 63] : '=';
-    out[o++] = '=';
-  }
-  out[o] = '\0';
-  return out;
-}
-
 sg_key_t *sg_key_parse(const char *b64) {
   unsigned char *der = NULL;
   size_t der_len = 0;

@@ -28,8 +28,5 @@ int sg_verify(const sg_key_t *k, const char *timestamp, const void *body,
 /** Decodes standard base64 (padding required, whitespace skipped) into a
  * malloc'ed buffer (*out, caller frees) of *out_len bytes. 0 or -1. */
 int sg_b64_decode(const char *in, unsigned char **out, size_t *out_len);
-/** Encodes len bytes as standard base64; malloc'ed, NUL-terminated, or
- * NULL on allocation failure. */
-char *sg_b64_encode(const void *data, size_t len);
 
 #endif

@@ -6,8 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
+
+#include "mail_common.h"
 
 /* A growable buffer; on allocation failure it sets oom and stops. */
 typedef struct sb {
@@ -135,35 +136,6 @@ char *smtp_qp(const char *s) {
   return sb_take(&b);
 }
 
-static const char B64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void b64_append(sb_t *b, const unsigned char *p, size_t len,
-                       size_t line) {
-  size_t col = 0;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = (unsigned)p[i] << 16;
-    if (i + 1 < len) v |= (unsigned)p[i + 1] << 8;
-    if (i + 2 < len) v |= p[i + 2];
-    char q[4] = {B64[v >> 18], B64[(v >> 12) & 63],
-                 i + 1 < len ? B64[(v >> 6) & 63] : '=',
-                 i + 2 < len ? B64[v & 63] : '='};
-    sb_addn(b, q, 4);
-    col += 4;
-    if (line && col >= line && i + 3 < len) {
-      sb_add(b, "\r\n");
-      col = 0;
-    }
-  }
-}
-
-char *smtp_b64_lines(const void *data, size_t len) {
-  sb_t b = {0};
-  b64_append(&b, data, len, 76);
-  if (len) sb_add(&b, "\r\n");
-  return sb_take(&b);
-}
-
 static int plain_ascii(const char *s) {
   for (const unsigned char *p = (const unsigned char *)s; *p; p++)
     if (*p < 0x20 || *p > 0x7e) return 0;
@@ -187,9 +159,10 @@ char *smtp_encode_word(const char *s) {
       take--;
     if (take == 0) take = n - i > 45 ? 45 : n - i; /* not UTF-8: cut */
     if (!first) sb_add(&b, "\r\n ");
-    sb_add(&b, "=?UTF-8?B?");
-    b64_append(&b, (const unsigned char *)s + i, take, 0);
-    sb_add(&b, "?=");
+    char *w = mail_b64_encode(s + i, take, 0);
+    if (!w) b.oom = 1;
+    sb_addf(&b, "=?UTF-8?B?%s?=", w ? w : "");
+    free(w);
     first = 0;
     i += take;
   }
@@ -219,28 +192,6 @@ static void add_mailbox(sb_t *b, const char *name, const char *addr) {
     free(w);
   }
   sb_addf(b, " <%s>", addr);
-}
-
-static int method_ok(const char *m) {
-  if (!nonempty(m) || strlen(m) > 32) return 0;
-  for (const char *p = m; *p; p++)
-    if (!(isupper((unsigned char)*p) || *p == '-')) return 0;
-  return 1;
-}
-
-static int ics_method_matches(const char *ics, const char *method) {
-  size_t ml = strlen(method);
-  const char *line = ics;
-  while (*line) {
-    const char *eol = strchr(line, '\n');
-    size_t len = eol ? (size_t)(eol - line) : strlen(line);
-    if (len && line[len - 1] == '\r') len--;
-    if (len > 7 && strncasecmp(line, "METHOD:", 7) == 0)
-      return len - 7 == ml && strncasecmp(line + 7, method, ml) == 0;
-    if (!eol) break;
-    line = eol + 1;
-  }
-  return 0;
 }
 
 /* The idempotency key as a msg-id left-hand side: letters, digits, '-',
@@ -332,8 +283,7 @@ int smtp_mail_build(const assist_message_t *msg, const char *from_override,
   }
   int has_ics = nonempty(msg->ics);
   const char *method = nonempty(msg->ics_method) ? msg->ics_method : "REQUEST";
-  if (has_ics &&
-      (!method_ok(method) || !ics_method_matches(msg->ics, method))) {
+  if (has_ics && !mail_ics_method_ok(msg->ics, method)) {
     *err = "the ICS METHOD does not match ics_method";
     return -1;
   }
@@ -390,7 +340,7 @@ int smtp_mail_build(const assist_message_t *msg, const char *from_override,
     add_part_qp(&b, alt, "text/html; charset=UTF-8", msg->html);
   char *ics64 = NULL;
   if (has_ics) {
-    ics64 = smtp_b64_lines(msg->ics, strlen(msg->ics));
+    ics64 = mail_b64_encode(msg->ics, strlen(msg->ics), 76);
     if (!ics64) b.oom = 1;
     sb_addf(&b,
             "--%s\r\nContent-Type: text/calendar; charset=UTF-8; method=%s\r\n"

@@ -48,8 +48,6 @@ void smtp_mail_free(smtp_mail_t *m);
 /** Quoted-printable (RFC 2045 §6.7): lines of at most 76 characters, line
  * breaks (LF or CRLF) kept as CRLF. */
 char *smtp_qp(const char *s);
-/** Base64 in lines of 76 characters, each ending in CRLF. */
-char *smtp_b64_lines(const void *data, size_t len);
 /** s as is when printable ASCII, else RFC 2047 "=?UTF-8?B?...?=" words of
  * at most 75 characters joined by CRLF SP (never splitting a UTF-8
  * sequence). */

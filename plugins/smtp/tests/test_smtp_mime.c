@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail_common.h"
 #include "smtp_mime.h"
 
 static int hexv(char c) {
@@ -102,12 +103,12 @@ static void base64_lines(void **st) {
   (void)st;
   char buf[300];
   for (int i = 0; i < 300; i++) buf[i] = (char)i;
-  char *b = smtp_b64_lines(buf, sizeof buf);
+  char *b = mail_b64_encode(buf, sizeof buf, 76);
   max_line(b, 76);
   assert_int_equal(strlen(b), 400 + 2 * 6); /* 400 chars in 6 lines */
   assert_memory_equal(b + strlen(b) - 2, "\r\n", 2);
   free(b);
-  b = smtp_b64_lines("foobar", 6);
+  b = mail_b64_encode("foobar", 6, 76);
   assert_string_equal(b, "Zm9vYmFy\r\n");
   free(b);
 }
