@@ -158,6 +158,19 @@ void assistant_close(assistant_t *a, void (*cb)(void *arg), void *arg) {
   assistant_release(a);
 }
 
+/* ---------------- request helpers ---------------- */
+
+int64_t assistant_parse_id(const char *s) {
+  if (!s) return -1;
+  if (!*s || strlen(s) > 18) return -2;
+  int64_t v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9') return -2;
+    v = v * 10 + (*p - '0');
+  }
+  return v;
+}
+
 /* ---------------- routes ---------------- */
 
 int assistant_add_routes(assistant_t *a, router_t *r, auth_t *auth) {

@@ -57,4 +57,9 @@ void assistant_hold(assistant_t *a);
 /** Ends one; finishes a pending close when it was the last. */
 void assistant_release(assistant_t *a);
 
+/* ---- request helpers (assistant.c) ---- */
+/** A non-negative decimal id (path or query parameter, at most 18
+ * digits): -1 when s is NULL, -2 when malformed. */
+int64_t assistant_parse_id(const char *s);
+
 #endif

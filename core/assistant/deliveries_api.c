@@ -55,18 +55,6 @@ static const char *const states[] = {"planned",   "sending",  "sent",
                                      "delivered", "opened",   "bounced",
                                      "failed",    "cancelled"};
 
-/* A non-negative decimal id: -1 absent, -2 malformed. */
-static int64_t parse_id(const char *s) {
-  if (!s) return -1;
-  if (!*s || strlen(s) > 18) return -2;
-  int64_t v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9') return -2;
-    v = v * 10 + (*p - '0');
-  }
-  return v;
-}
-
 static void kstr(buf_t *b, const char *key, const char *v, int null) {
   buf_printf(b, ",\"%s\":", key);
   if (null)
@@ -155,10 +143,10 @@ static void list_h(http_request_t *req, const auth_principal_t *p, void *ud) {
     return;
   }
   const char *state = http_req_query(req, "state");
-  int64_t event_id = parse_id(http_req_query(req, "event_id"));
-  int64_t user_id = parse_id(http_req_query(req, "user_id"));
-  int64_t after = parse_id(http_req_query(req, "after_id"));
-  int64_t limit = parse_id(http_req_query(req, "limit"));
+  int64_t event_id = assistant_parse_id(http_req_query(req, "event_id"));
+  int64_t user_id = assistant_parse_id(http_req_query(req, "user_id"));
+  int64_t after = assistant_parse_id(http_req_query(req, "after_id"));
+  int64_t limit = assistant_parse_id(http_req_query(req, "limit"));
   if (state && *state) {
     int ok = 0;
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
@@ -254,7 +242,7 @@ static void get_h(http_request_t *req, const auth_principal_t *p, void *ud) {
     http_respond_error(req, 503, "the daemon is stopping");
     return;
   }
-  int64_t id = parse_id(http_req_param(req, "id"));
+  int64_t id = assistant_parse_id(http_req_param(req, "id"));
   if (id <= 0) {
     http_respond_error(req, 400, "expected a delivery id");
     return;

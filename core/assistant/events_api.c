@@ -211,17 +211,6 @@ static int64_t parse_time(const char *s) {
   return ((int64_t)timegm(&tm) - off) * 1000;
 }
 
-static int64_t id_param(http_request_t *req) {
-  const char *s = http_req_param(req, "id");
-  if (!s || !*s || strlen(s) > 18) return -1;
-  int64_t v = 0;
-  for (; *s; s++) {
-    if (*s < '0' || *s > '9') return -1;
-    v = v * 10 + (*s - '0');
-  }
-  return v > 0 ? v : -1;
-}
-
 /* ---------------- GET /api/events ---------------- */
 
 static void listed(store_t *s, int status, const char *errmsg, store_res_t *res,
@@ -255,12 +244,12 @@ static void h_list(http_request_t *req, const auth_principal_t *p, void *ud) {
   assistant_t *a = ud;
   int64_t from = parse_time(http_req_query(req, "from"));
   int64_t to = parse_time(http_req_query(req, "to"));
-  const char *ls = http_req_query(req, "limit");
-  const char *as = http_req_query(req, "after_id");
-  const char *us = http_req_query(req, "user_id");
-  int64_t limit = ls ? parse_time(ls) : 100; /* digits: same parser */
-  int64_t after = as ? parse_time(as) : 0;
-  int64_t uid = us ? parse_time(us) : p->user_id;
+  int64_t limit = assistant_parse_id(http_req_query(req, "limit"));
+  int64_t after = assistant_parse_id(http_req_query(req, "after_id"));
+  int64_t uid = assistant_parse_id(http_req_query(req, "user_id"));
+  if (limit == -1) limit = 100;
+  if (after == -1) after = 0;
+  if (uid == -1) uid = p->user_id;
   if (from == -2) {
     http_respond_error(req, 400, "from: expected ISO 8601 UTC or ms");
     return;
@@ -269,15 +258,15 @@ static void h_list(http_request_t *req, const auth_principal_t *p, void *ud) {
     http_respond_error(req, 400, "to: expected ISO 8601 UTC or ms");
     return;
   }
-  if (limit < 1 || limit > 1000 || (ls && strchr(ls, '-'))) {
+  if (limit < 1 || limit > 1000) {
     http_respond_error(req, 400, "limit: expected 1 to 1000");
     return;
   }
-  if (after < 0 || (as && strchr(as, '-'))) {
+  if (after < 0) {
     http_respond_error(req, 400, "after_id: expected an event id");
     return;
   }
-  if (uid <= 0 || (us && strchr(us, '-'))) {
+  if (uid <= 0) {
     http_respond_error(req, 400, "user_id: expected a user id");
     return;
   }
@@ -319,7 +308,7 @@ static void event_loaded(store_t *s, int status, const char *errmsg,
  * the plan, and hands it to show when the caller may see it. */
 static void event_load(http_request_t *req, const auth_principal_t *p,
                        assistant_t *a, int with_plan, event_show_fn show) {
-  int64_t id = id_param(req);
+  int64_t id = assistant_parse_id(http_req_param(req, "id"));
   if (id <= 0) {
     http_respond_error(req, 404, "no such event");
     return;

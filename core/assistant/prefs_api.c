@@ -192,15 +192,11 @@ static void put_loaded(store_t *s, int status, const char *errmsg,
 
 static preq_t *begin(http_request_t *req, const auth_principal_t *p,
                      assistant_t *a, int write) {
-  int64_t uid = 0;
-  const char *idp = http_req_param(req, "id");
-  char *end = NULL;
-  long long v = idp ? strtoll(idp, &end, 10) : 0;
-  if (!idp || !*idp || *end || v <= 0) {
+  int64_t uid = assistant_parse_id(http_req_param(req, "id"));
+  if (uid <= 0) {
     http_respond_error(req, 400, "expected a user id");
     return NULL;
   }
-  uid = v;
   if (uid != p->user_id && !auth_principal_is_admin(p)) {
     http_respond_error(req, 403,
                        write ? "you may change only your own preferences"
