@@ -175,6 +175,8 @@ def scenario(backend):
         assert one["external_id"] and one["attendees"] == [], one
 
         # -- the plan: every default offset planned by e-mail, explained
+        # (the events are committed before their plans: wait for those)
+        wait_for(lambda: planned(d, a["id"]), 20, "the Dentist's plan")
         p = plan(d, a["id"])
         assert p["timezone"] == "UTC" and p["start_at"].endswith("Z"), p
         pl = planned(d, a["id"])
