@@ -16,7 +16,8 @@
  *   dryrun.c      the built-in "dry-run" email/call notifier
  *   rsvp.c        signed RSVP links, confirmation pages, POST + CSRF
  *   events_api.c  /api/events, /api/events/{id}, /api/events/{id}/plan,
- *                 /api/deliveries
+ *                 /api/events/{id}/rsvp
+ *   deliveries_api.c  /api/deliveries, /api/deliveries/{id}
  *
  * Tables: schemas/sql/<backend>/0005_reminders.sql.
  *

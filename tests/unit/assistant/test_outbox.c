@@ -3,8 +3,10 @@
  * engine on the backend named by ASSIST_TEST_STORE_URI (run-tests.sh runs
  * it on SQLite and PostgreSQL). Decisions are inserted with SQL; a scripted
  * notifier stands in for the provider registry, and the service's lifetime
- * count and RSVP links are small doubles (assistant.c and rsvp.c are the
- * service engineer's).
+ * count and RSVP links are small doubles. They link only because nothing
+ * the test pulls from the core library references anything else in
+ * assistant.o, rsvp.o or providers.o; once something does, that object
+ * comes in too and the link fails with a multiple definition.
  */
 #include "../store/store_test_util.h"
 
