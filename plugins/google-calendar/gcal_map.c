@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *jstr(json_object *o, const char *key) {
   json_object *v;
@@ -34,27 +35,15 @@ static int jbool(json_object *o, const char *key) {
          json_object_get_boolean(v);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-  z += 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t yy = yoe + era * 400;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = (int)(yy + (*m <= 2));
+/* UTC seconds of a civil time (libc's timegm; _GNU_SOURCE). */
+static int64_t utc_secs(int y, int mo, int d, int h, int mi, int se) {
+  struct tm tm = {.tm_year = y - 1900,
+                  .tm_mon = mo - 1,
+                  .tm_mday = d,
+                  .tm_hour = h,
+                  .tm_min = mi,
+                  .tm_sec = se};
+  return (int64_t)timegm(&tm);
 }
 
 static int digits(const char *s, int n, int *out) {
@@ -110,8 +99,7 @@ int gcal_rfc3339_ms(const char *s, int64_t *ms) {
     return -1;
   }
   if (*p) return -1;
-  int64_t secs =
-      days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off_s;
+  int64_t secs = utc_secs(y, mo, d, h, mi, se) - off_s;
   *ms = secs * 1000 + frac_ms;
   return 0;
 }
@@ -120,7 +108,7 @@ int gcal_local_midnight_ms(const char *date, const char *tz, int64_t *ms) {
   int y, m, d;
   if (parse_date(date, &y, &m, &d) || date[10] != '\0') return -1;
   if (!tz || !*tz || !strcmp(tz, "UTC") || !strcmp(tz, "Etc/UTC")) {
-    *ms = days_from_civil(y, m, d) * 86400 * 1000;
+    *ms = utc_secs(y, m, d, 0, 0, 0) * 1000;
     return 0;
   }
   icaltimezone *zone = icaltimezone_get_builtin_timezone(tz);
@@ -136,17 +124,12 @@ int gcal_local_midnight_ms(const char *date, const char *tz, int64_t *ms) {
 }
 
 void gcal_format_utc(int64_t ms, char *buf, size_t len) {
-  int64_t s = ms / 1000;
+  time_t s = (time_t)(ms / 1000);
   if (ms < 0 && ms % 1000) s--;
-  int64_t days = s / 86400, rem = s % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    days--;
-  }
-  int y, m, d;
-  civil_from_days(days, &y, &m, &d);
-  snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
-           (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+  struct tm tm;
+  if (!gmtime_r(&s, &tm)) memset(&tm, 0, sizeof tm);
+  snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static char *dup_date(const char *date) {

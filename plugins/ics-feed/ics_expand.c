@@ -63,14 +63,10 @@ static void seterr(char *err, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+/* Days since 1970-01-01 of a civil date (libc's timegm; _GNU_SOURCE). */
 static int64_t days_of(int y, int m, int d) {
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+  struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+  return (int64_t)timegm(&tm) / 86400;
 }
 
 static int64_t date_key(struct icaltimetype t) {
