@@ -334,8 +334,9 @@ typedef struct run {
   void *ud;
 } run_t;
 
-/* One decision to insert; its texts are bound by reference (the write
- * request borrows them until it completes). */
+/* One decision to insert, until flush_inserts binds it; its texts are
+ * then bound by reference (literals, and the batch's reasons, which the
+ * write request borrows until it completes). */
 typedef struct ins_row {
   int64_t event_id, user_id, offset_s, sched;
   const char *channel, *state;   /* literals */
@@ -345,8 +346,7 @@ typedef struct ins_row {
 typedef struct write_ctx {
   run_t *run;
   int64_t earliest; /* earliest planned time written (0: none) */
-  ins_row_t *rows;  /* borrowed by the request until written() */
-  buf_t reasons;
+  buf_t reasons;    /* borrowed by the request until written() */
 } write_ctx_t;
 
 static void pump(run_t *r);
@@ -376,7 +376,6 @@ static void written(store_t *s, int status, const char *errmsg,
   } else if (w->earliest) {
     outbox_wake(r->a, w->earliest); /* a no-op unless the outbox runs */
   }
-  free(w->rows);
   buf_free(&w->reasons);
   free(w);
   pump(r);
@@ -660,9 +659,9 @@ static void submit_write(run_t *r) {
   r->pend = NULL;
   r->pend_events = 0;
   flush_inserts(o);
+  free(o->rows); /* bound: the request keeps only the reasons */
   if (o->nstmts == 0) {
     store_req_free(o->req);
-    free(o->rows);
     buf_free(&o->reasons);
     free(o);
     return;
@@ -670,7 +669,6 @@ static void submit_write(run_t *r) {
   write_ctx_t *w = xcalloc(1, sizeof *w);
   w->run = r;
   w->earliest = o->earliest;
-  w->rows = o->rows;
   w->reasons = o->reasons;
   r->writing++;
   store_req_submit(o->req, written, w);
