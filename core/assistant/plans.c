@@ -437,13 +437,8 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
     const char *ch = it->skipped ? "none" : channel_name(it->channel);
     const char *state = it->skipped ? "skipped" : "planned";
     int64_t sched = it->skipped ? 0 : it->scheduled_ms;
-    int dup = 0;
-    for (size_t k = 0; k < i && !dup; k++) {
-      const plan_item_t *p = &plan->items[k];
-      dup = p->offset_s == it->offset_s &&
-            strcmp(p->skipped ? "none" : channel_name(p->channel), ch) == 0;
-    }
-    if (dup) continue;
+    /* No duplicate keys: the guardrails, last in every chain, keep one
+     * item per (offset, channel), skipped ones with CHANNEL_NONE. */
     if (it->skipped)
       r->st.skipped++;
     else
