@@ -2,8 +2,9 @@
  * plans.h: planning stored events and persisting their plans (plans.c),
  * shared by events.c, prefs_api.c, rsvp.c, assistant.c and the planner
  * bench. A "run" walks a selection of calendar_events in batches (one
- * read request per batch: the events with their person's preferences and
- * their stored decisions), plans each event with planner_plan on the loop
+ * read request per batch: the events and their stored decisions; the
+ * people of a batch not seen yet in the run, with their preferences, in
+ * one more request), plans each event with planner_plan on the loop
  * thread (a batch is at most PLANS_BATCH events: about two milliseconds
  * of CPU), and writes the difference to the stored decisions, one
  * transaction per PLANS_WRITE_EVENTS events (or fewer at the end):
@@ -71,7 +72,8 @@ int events_api_routes(assistant_t *a, router_t *r,
 int rsvp_routes(assistant_t *a, router_t *r); /* rsvp.c */
 
 /* ---- shared helpers (plans.c) ---- */
-/** "24h", "30m", "1d2h", "90s" for a duration in seconds (out: 32 bytes). */
+/** A duration in seconds in the largest unit that divides it: "3d" (3
+ * whole days or more), else "48h", "90m", "90s" (out: 32 bytes). */
 void plans_fmt_duration(int64_t s, char out[32]);
 /** ISO 8601 UTC "2025-03-01T14:00:00Z" (out: 32 bytes). */
 void plans_fmt_utc(int64_t ms, char out[32]);

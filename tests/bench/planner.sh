@@ -9,8 +9,8 @@
 # declined, a third with attendees, a quarter with a location), then times
 # planning all of them through the service's own path (core/assistant/
 # plans.c, as the start-up and hourly sweeps do, with their settings):
-# read the events with their person's preferences in batches of
-# BENCH_BATCH events (0, the default: the service's PLANS_BATCH), run the
+# read the events in batches of BENCH_BATCH events (0, the default: the
+# service's PLANS_BATCH) and each person's preferences once, run the
 # planner's policy chain, and insert every decision (planned and skipped,
 # with its reason), one transaction per PLANS_WRITE_EVENTS events, until
 # the last one is committed. It then checks that the stored rows match

@@ -1,7 +1,8 @@
 /*
  * planner_bench.c: planning throughput from the database, through the
- * service's own code path (core/assistant/plans.c: read events with their
- * person's preferences in batches, planner_plan, write every decision).
+ * service's own code path (core/assistant/plans.c: read events in
+ * batches and each person's preferences once, planner_plan, write every
+ * decision).
  *
  *   planner_bench DB_PATH MIGRATIONS USERS EVENTS [BATCH]
  *
