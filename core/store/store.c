@@ -295,27 +295,18 @@ void store__rs_cell(store_rs_t *rs, const void *p, size_t len, int null) {
 }
 
 void store__rs_int(store_rs_t *rs, int64_t v) {
-  if (rs->ncells == rs->capcells) {
-    rs->capcells = rs->capcells ? rs->capcells * 2 : 16;
-    rs->cells = xrealloc(rs->cells, rs->capcells * sizeof(*rs->cells));
-  }
   /* The decimal, written backwards (INT64_MIN included). */
   char tmp[24], *e = tmp + sizeof tmp, *p = e;
   uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  *--p = '\0';
   do {
     *--p = (char)('0' + u % 10);
     u /= 10;
   } while (u);
   if (v < 0) *--p = '-';
-  store_cell_t *c = &rs->cells[rs->ncells++];
-  c->off = rs->data.len;
-  c->len = (size_t)(e - p) - 1;
-  c->null = 0;
+  store__rs_cell(rs, p, (size_t)(e - p), 0);
+  store_cell_t *c = &rs->cells[rs->ncells - 1];
   c->isint = 1;
   c->i = v;
-  buf_append(&rs->data, p, (size_t)(e - p));
-  if (rs->cols && rs->ncells % (size_t)rs->cols == 0) rs->rows++;
 }
 
 size_t store_res_count(const store_res_t *res) {
