@@ -92,6 +92,7 @@ static int to_assist(int status) {
 typedef struct nev {
   int64_t user_id; /* resolved */
   char email[256]; /* lower-case, when user_id was 0 */
+  size_t key;      /* its person in put_t.keys_* */
   char *source, *external_id, *etag, *ical_uid, *summary, *description,
       *location, *tz, *start_date, *organizer, *attendees, *status, *response;
   int64_t start_ms, end_ms, all_day, sequence;
@@ -259,12 +260,7 @@ static void resolved(store_t *s, int status, const char *errmsg,
   store_req_t *q = store_req_new(p->a->store, STORE_TXN);
   for (size_t i = 0; i < p->n; i++) {
     nev_t *e = &p->ev[i];
-    for (size_t k = 0; k < p->nkeys; k++)
-      if (p->keys_uid[k] == e->user_id &&
-          strcmp(p->keys_email[k], e->user_id ? "" : e->email) == 0) {
-        e->user_id = ids[k];
-        break;
-      }
+    e->user_id = ids[e->key];
     store_req_stmt(q, &q_upsert);
     store_req_bind_int(q, e->user_id);
     store_req_bind_text(q, e->source);
@@ -373,6 +369,7 @@ void assistant_calendar_put(assistant_t *a, const char *instance,
     while (k < p->nkeys &&
            !(p->keys_uid[k] == e->user_id && strcmp(p->keys_email[k], em) == 0))
       k++;
+    e->key = k;
     if (k < p->nkeys) continue;
     p->keys_uid[p->nkeys] = e->user_id;
     p->keys_email[p->nkeys++] = xstrdup(em);
