@@ -103,6 +103,7 @@ typedef struct put {
   nev_t *ev;
   size_t n;
   int64_t sync_id, now;
+  int refused;       /* the status a refused call reports (deferred_fail) */
   int64_t *keys_uid; /* distinct persons to resolve */
   char **keys_email;
   size_t nkeys;
@@ -316,8 +317,7 @@ static void deferred_fail(store_t *s, int status, const char *errmsg,
   (void)errmsg;
   (void)res;
   put_t *p = arg;
-  /* the status to report travels in sync_id */
-  put_finish(p, status == 0 ? (int)p->sync_id : status);
+  put_finish(p, status == 0 ? p->refused : status);
 }
 
 void assistant_calendar_put(assistant_t *a, const char *instance,
@@ -352,7 +352,7 @@ void assistant_calendar_put(assistant_t *a, const char *instance,
     }
     /* The callback never runs from within this call: go through the
      * store's queue once. */
-    p->sync_id = a->closing ? -ECANCELED : bad ? -EINVAL : 0;
+    p->refused = a->closing ? -ECANCELED : bad ? -EINVAL : 0;
     store_req_t *q = store_req_new(a->store, 0);
     store_req_stmt(q, &q_noop);
     store_req_submit(q, deferred_fail, p);
