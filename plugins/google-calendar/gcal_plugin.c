@@ -61,6 +61,7 @@ typedef struct conn {
   int64_t sync_id; /* the id of the last full sync */
   char *ch_id, *ch_res, *ch_token;
   int64_t ch_exp;
+  int64_t ch_life; /* the lifetime granted to ch_id (ms); 0: not known */
   /* the sync in progress */
   int running, again, auth_retry, full, resynced;
   int64_t cur_sync_id;
@@ -707,7 +708,9 @@ static void watched(void *ud, const assist_http_response_t *resp) {
     int64_t e = exp ? json_object_get_int64(exp) : 0;
     if (exp && json_object_is_type(exp, json_type_string))
       e = strtoll(json_object_get_string(exp), NULL, 10);
-    c->ch_exp = e > 0 ? e : now_ms() + 7 * 86400000ll;
+    int64_t now = now_ms();
+    c->ch_exp = e > 0 ? e : now + 7 * 86400000ll;
+    c->ch_life = c->ch_exp - now;
     g->host->log(g->inst, ASSIST_LOG_INFO,
                  "connection %lld: push channel %s open until %lld",
                  (long long)c->id, c->ch_id, (long long)c->ch_exp);
@@ -728,10 +731,15 @@ static void watched(void *ud, const assist_http_response_t *resp) {
 }
 
 /* A channel is replaced when it has less than this left: two sync
- * intervals, at least ten minutes. */
-static int64_t renew_margin_ms(gcal_t *g) {
+ * intervals, at least ten minutes, but at most half the lifetime it was
+ * granted (channel_ttl when not known, after a restart), else a short
+ * lifetime would have every sync replace the channel. */
+static int64_t renew_margin_ms(gcal_t *g, const conn_t *c) {
   int64_t m = 2 * g->host->opt_int(g->inst, "sync_interval");
-  return m > 600 * 1000 ? m : 600 * 1000;
+  if (m < 600 * 1000) m = 600 * 1000;
+  int64_t life =
+      c->ch_life > 0 ? c->ch_life : g->host->opt_int(g->inst, "channel_ttl");
+  return m < life / 2 ? m : life / 2;
 }
 
 /* Opens a channel when push is configured and there is none, or the one
@@ -742,7 +750,7 @@ static void watch_ensure(conn_t *c) {
   const char *addr = opt(g, "push_address");
   if (!addr || !*addr || g->stopping || c->watching || !c->access) return;
   int64_t now = now_ms();
-  if (c->ch_id && c->ch_exp - now > renew_margin_ms(g)) return;
+  if (c->ch_id && c->ch_exp - now > renew_margin_ms(g, c)) return;
   if (now < c->watch_after) return;
   ch_op_t *op = calloc(1, sizeof *op);
   if (!op) return;
@@ -1164,7 +1172,7 @@ static void gcal_stop(void *state, assist_done_cb done, void *arg) {
       free(c->ch_res);
       free(c->ch_token);
       c->ch_id = c->ch_res = c->ch_token = NULL;
-      c->ch_exp = 0;
+      c->ch_exp = c->ch_life = 0;
       state_save(c);
     }
   }

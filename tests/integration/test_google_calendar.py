@@ -154,7 +154,10 @@ def emulator_instance(name="gcal", interval="1s"):
 """ % (name, GOOGLE, interval)
 
 
-def fake_instance(fake, name="gfake", interval="1h", page_size=2):
+def fake_instance(fake, name="gfake", interval="1h", page_size=2,
+                  channel_ttl="1h"):
+    # channel_ttl (1h) is shorter than two sync intervals: the channel is
+    # still renewed only at half its lifetime, not at every sync.
     return """  - name: %s
     plugin: google-calendar
     options:
@@ -162,7 +165,9 @@ def fake_instance(fake, name="gfake", interval="1h", page_size=2):
       sync_interval: %s
       page_size: %d
       push_address: %s/api/webhooks/%s/push
-""" % (name, fake.url, interval, page_size, REDIRECT_BASE, name)
+      channel_ttl: %s
+""" % (name, fake.url, interval, page_size, REDIRECT_BASE, name,
+       channel_ttl)
 
 
 def rows(db_dir, source):
@@ -346,6 +351,7 @@ def test_fake_incremental_push_410_restart():
             wait_for(lambda: fake.watches, 10, "events.watch")
             w = fake.watches[-1]
             assert w["type"] == "web_hook", w
+            assert w["params"] == {"ttl": "3600"}, w
             assert w["address"] == REDIRECT_BASE + \
                 "/api/webhooks/gfake/push", w
             channel, token = w["id"], w["token"]
@@ -433,6 +439,8 @@ def test_fake_incremental_push_410_restart():
             assert set(body) == {"attendees"}, body
             patch = [x for x in fake.requests if x[0] == "PATCH"][0]
             assert patch[2].get("sendUpdates") == "all", patch
+            # Every sync above kept the one channel (1h left, margin 30m).
+            assert len(fake.watches) == 1, fake.watches
             assert d.stop() == 0
             logs = d.logs()
             assert "full resync" in logs, logs
