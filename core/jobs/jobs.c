@@ -986,12 +986,14 @@ static void on_tick(uv_timer_t *t) {
   if (j->hk_inflight) return;
   int64_t wall = store_now_ms();
   store_req_t *r = store_req_new(j->s, 0);
-  if (now - j->last_hb >= (uint64_t)j->o.lease_ms / 3) {
+  /* Only the jobs this engine holds (running, or completed and not yet
+   * committed), and nothing when it holds none: a claim that committed
+   * while its answer was lost (the database went away) leaves a row owned
+   * by us that nothing runs; its lease must run out so the expiry sweep
+   * hands it on. */
+  if (now - j->last_hb >= (uint64_t)j->o.lease_ms / 3 &&
+      (j->running || j->chead)) {
     j->last_hb = now;
-    /* Only the jobs this engine holds (running, or completed and not yet
-     * committed): a claim that committed while its answer was lost (the
-     * database went away) leaves a row owned by us that nothing runs;
-     * its lease must run out so the expiry sweep hands it on. */
     buf_t ids = {0};
     buf_puts(&ids, "[");
     const char *sep = "";
