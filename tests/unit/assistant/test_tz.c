@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "assistant/tz.h"
 
 #include <pthread.h>
@@ -225,8 +226,7 @@ static size_t footer_only(unsigned char *b, int32_t off, const char *tzstr) {
 
 static void test_synthetic_files(void **s) {
   (void)s;
-  char dir[] = "/tmp/assistd-tz-XXXXXX";
-  assert_non_null(mkdtemp(dir));
+  char *dir = tmpdir_make();
   unsigned char b[512];
   size_t n;
   /* v1: one transition at 1000000000 from +1h to +2h */
@@ -278,9 +278,7 @@ static void test_synthetic_files(void **s) {
   assert_null(tz_get("Test_Bad"));
   assert_null(tz_get("Test_NotTzif"));
   unsetenv("TZDIR");
-  char cmd[600];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  assert_int_equal(system(cmd), 0);
+  tmpdir_remove(dir);
 }
 
 static void *thread_main(void *arg) {
