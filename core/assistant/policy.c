@@ -261,8 +261,7 @@ static int weekend_day(int wday) {
 }
 
 /* The channel rule of base, internal and VIP for one offset. */
-static void choose_channel(const plan_input_t *in, plan_t *plan,
-                           plan_item_t *it) {
+static void choose_channel(const plan_input_t *in, plan_item_t *it) {
   const prefs_t *p = in->prefs;
   const char *why, *thr = NULL;
   char d[24];
@@ -291,11 +290,9 @@ static void choose_channel(const plan_input_t *in, plan_t *plan,
     thr = NULL;
   }
   r_phrase(it, why, thr, thr ? ")" : NULL, NULL);
-  (void)plan;
 }
 
-static void apply_internal(const plan_input_t *in, plan_t *plan,
-                           plan_item_t *it) {
+static void apply_internal(const plan_t *plan, plan_item_t *it) {
   if (!plan->internal) return;
   if (plan->vip) {
     r_add(it, "internal meeting, but the VIP organizer wins");
@@ -303,7 +300,6 @@ static void apply_internal(const plan_input_t *in, plan_t *plan,
   }
   it->channel = CHANNEL_EMAIL;
   r_add(it, "email only (internal meeting)");
-  (void)in;
 }
 
 static void apply_vip(const plan_input_t *in, plan_t *plan, plan_item_t *it) {
@@ -364,15 +360,16 @@ static int step_base(const plan_input_t *in, plan_t *plan, void *ud) {
     } else {
       it->scheduled_ms = start - off * MS;
     }
-    choose_channel(in, plan, it);
+    choose_channel(in, it);
   }
   return 0;
 }
 
 static int step_internal(const plan_input_t *in, plan_t *plan, void *ud) {
+  (void)in;
   (void)ud;
   for (size_t i = 0; i < plan->n; i++)
-    if (!plan->items[i].skipped) apply_internal(in, plan, &plan->items[i]);
+    if (!plan->items[i].skipped) apply_internal(plan, &plan->items[i]);
   return 0;
 }
 
@@ -414,8 +411,8 @@ static int step_all_day(const plan_input_t *in, plan_t *plan, void *ud) {
   char hm[8];
   r_phrase(it, "all-day event: the evening before at ", hhmm(am, hm), NULL,
            NULL);
-  choose_channel(in, plan, it);
-  apply_internal(in, plan, it);
+  choose_channel(in, it);
+  apply_internal(plan, it);
   apply_vip(in, plan, it);
   plan->n = 1;
   return 0;
