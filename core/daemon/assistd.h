@@ -93,6 +93,11 @@ oauth_provider_cfg_t *daemon_oauth_config(const config_t *cfg,
  * principal being auth_gate's. Returns 0 or -1 (a route clash). */
 int daemon_oauth_routes(assistd_t *d, router_t *r);
 
+/** Opens libcurl (curl_lazy_load) and runs curl_global_init, once
+ * (d->curl_on; main.c cleans up at exit). 0, or -1 with *why (static).
+ * http_glue.c; OAuth and the plugins' client both start with it. */
+int daemon_curl_init(assistd_t *d, const char **why);
+
 /** Hands the plugin host the shared outbound HTTP client (http_glue.c):
  * d->httpc, created on the first plugin request when OAuth has not
  * created it; daemon_http_stop() before the client is closed. */

@@ -15,21 +15,24 @@
 
 #include <string.h>
 
+int daemon_curl_init(assistd_t *d, const char **why) {
+  if (d->curl_on) return 0;
+  if (curl_lazy_load(why) < 0) return -1;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    *why = "cannot initialise libcurl";
+    return -1;
+  }
+  d->curl_on = 1;
+  return 0;
+}
+
 static httpc_t *plugin_httpc(void *ud, int create) {
   assistd_t *d = ud;
   if (d->httpc || !create || d->stopping) return d->httpc;
-  if (!d->curl_on) {
-    const char *why;
-    if (curl_lazy_load(&why) < 0) {
-      log_kv(LOG_ERROR, "httpc", "outbound HTTP unavailable", "error", why,
-             NULL);
-      return NULL;
-    }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      log_kv(LOG_ERROR, "httpc", "cannot initialise libcurl", NULL);
-      return NULL;
-    }
-    d->curl_on = 1;
+  const char *why;
+  if (daemon_curl_init(d, &why) < 0) {
+    log_kv(LOG_ERROR, "httpc", "outbound HTTP unavailable", "error", why, NULL);
+    return NULL;
   }
   int rc = httpc_new(d->loop, NULL, &d->httpc);
   if (rc < 0) {

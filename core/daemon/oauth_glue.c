@@ -12,7 +12,6 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
-#include "httpc/curl_lazy.h"
 #include "plugin/host_oauth.h"
 
 #include <stdio.h>
@@ -122,17 +121,10 @@ oauth_provider_cfg_t *daemon_oauth_config(const config_t *cfg,
 
 int daemon_oauth_start(assistd_t *d, const config_t *cfg) {
   if (cfg->oauth.nproviders == 0) return 0;
-  if (!d->curl_on) {
-    const char *why;
-    if (curl_lazy_load(&why) < 0) {
-      fprintf(stderr, "assistd: oauth: %s\n", why);
-      return -1;
-    }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      fprintf(stderr, "assistd: cannot initialise libcurl\n");
-      return -1;
-    }
-    d->curl_on = 1;
+  const char *why;
+  if (daemon_curl_init(d, &why) < 0) {
+    fprintf(stderr, "assistd: oauth: %s\n", why);
+    return -1;
   }
   httpc_opts_t ho = {.ca_file = cfg->oauth.ca_file};
   int rc = httpc_new(d->loop, &ho, &d->httpc);
