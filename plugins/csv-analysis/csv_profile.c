@@ -335,20 +335,18 @@ static int cancelled(const atomic_int *cancel) {
 /* Per column, a direct-mapped memo of recent short values (raw bytes, up
  * to 16) and what adding them learned: a value seen again skips its
  * classification, hashing and distinct insert (csv_colstats_add_again).
- * Results do not depend on it. A column where the memo rarely hits tries a
- * larger one, once (a few thousand distinct values, such as dates, fit
- * it); where that rarely hits too (mostly distinct values), it stops using
- * a memo for a while, then tries the small one again. */
+ * Results do not depend on it. A column where the memo rarely hits (many
+ * distinct values) stops using it for a while, then tries again. (A
+ * second, 4096-slot memo for columns of a few thousand values, such as
+ * dates, ran fewer instructions but took more CPU time on the file of
+ * tests/bench/csv_gen.c; it won only where such columns dominate.) */
 #define MEMO_BITS 8
-#define MEMO_BITS_BIG 12
 #define MEMO_MAXLEN 16
 #define MEMO_WINDOW 4096    /* lookups before judging the hit rate */
 #define MEMO_BACKOFF 262144 /* values without the memo after a poor window */
 
 typedef struct memo {
-  csv_seen *e;   /* 2^bits slots, allocated on first use */
-  uint32_t bits; /* 0 until first use */
-  int big_tried;
+  csv_seen *e; /* 2^MEMO_BITS slots, allocated on first use */
   uint32_t tries, hits;
   uint64_t skip;
 } memo;
@@ -374,7 +372,7 @@ static inline int memo_add(memo *m, csv_colstats *cs, const char *p, size_t n,
   b = n > 8 ? low_bytes(b, n - 8) : 0;
   uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ n;
   h ^= h >> 29;
-  csv_seen *e = &m->e[(h * 0xBF58476D1CE4E5B9ULL) >> (64 - m->bits)];
+  csv_seen *e = &m->e[(h * 0xBF58476D1CE4E5B9ULL) >> (64 - MEMO_BITS)];
   m->tries++;
   if (e->len == n && e->w[0] == a && e->w[1] == b) {
     m->hits++;
@@ -398,19 +396,12 @@ static int memo_use(memo *m, size_t n) {
     if (poor) {
       free(m->e);
       m->e = NULL;
-      if (!m->big_tried) {
-        m->big_tried = 1;
-        m->bits = MEMO_BITS_BIG;
-      } else {
-        m->bits = MEMO_BITS;
-        m->skip = MEMO_BACKOFF;
-        return 0;
-      }
+      m->skip = MEMO_BACKOFF;
+      return 0;
     }
   }
   if (!m->e) {
-    if (!m->bits) m->bits = MEMO_BITS;
-    size_t slots = (size_t)1 << m->bits;
+    size_t slots = (size_t)1 << MEMO_BITS;
     m->e = malloc(slots * sizeof *m->e);
     if (!m->e) return 0;
     for (size_t i = 0; i < slots; i++) m->e[i].len = UINT32_MAX;
