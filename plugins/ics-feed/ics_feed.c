@@ -241,7 +241,7 @@ static void stored(state_t *s, sync_t *y, int64_t removed) {
   if (y->file) {
     s->mtime_ns = y->mtime_ns;
     s->size = y->size;
-  } else if (y->body != s->body) {
+  } else { /* y->body is always its own copy, even after a 304 */
     free(s->body);
     s->body = y->body;
     s->body_len = y->len;
