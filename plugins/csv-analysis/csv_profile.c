@@ -437,53 +437,47 @@ typedef struct batch {
  * since a sum that starts at +0.0 is never -0.0. So every pair's sums see
  * exactly the additions of the scalar loop, in row order (slots past the
  * last column sum zeros). The pair counts are added by pair_counts().
- * PAIR_ROWS(name, W, attr): name(x, a, b, nb, i0, i1) adds rows [i0, i1)
- * to pairs (a, b) .. (a, b + nb * W - 1), W pairs per vector of W doubles
- * (x - 0.0 is x, so subtracting a zero vector broadcasts a value
- * unchanged). The batch's rows go PAIR_TILE at a time through all pairs,
- * so that the rows being read stay in the L1 cache. */
+ * PAIR_ROWS(name, W, attr): name(x, a, b, i0, i1) adds rows [i0, i1) to
+ * pairs (a, b) .. (a, b + W - 1), a vector of W doubles (x - 0.0 is x, so
+ * subtracting a zero vector broadcasts a value unchanged). The batch's
+ * rows go PAIR_TILE at a time through all pairs, so that the rows being
+ * read stay in the L1 cache. */
 #define PAIR_TILE 128
 #define PAIR_ROWS(name, W, attr)                                               \
   typedef double name##_vd __attribute__((vector_size(8 * W)));                \
   typedef long long name##_vi __attribute__((vector_size(8 * W)));             \
-  static inline attr void name(const batch *x, size_t a, size_t b, int nb,     \
-                               size_t i0, size_t i1) {                         \
+  static inline attr void name(const batch *x, size_t a, size_t b, size_t i0,  \
+                               size_t i1) {                                    \
     const size_t vs = x->vs, o = a * vs + b;                                   \
     const shifted *q = &x->sh;                                                 \
-    name##_vd sx[2], sy[2], sxx[2], syy[2], sxy[2];                            \
-    for (int j = 0; j < nb; j++) {                                             \
-      memcpy(&sx[j], q->sx + o + W * j, sizeof sx[j]);                         \
-      memcpy(&sy[j], q->sy + o + W * j, sizeof sy[j]);                         \
-      memcpy(&sxx[j], q->sxx + o + W * j, sizeof sxx[j]);                      \
-      memcpy(&syy[j], q->syy + o + W * j, sizeof syy[j]);                      \
-      memcpy(&sxy[j], q->sxy + o + W * j, sizeof sxy[j]);                      \
-    }                                                                          \
+    name##_vd sx, sy, sxx, syy, sxy;                                           \
+    memcpy(&sx, q->sx + o, sizeof sx);                                         \
+    memcpy(&sy, q->sy + o, sizeof sy);                                         \
+    memcpy(&sxx, q->sxx + o, sizeof sxx);                                      \
+    memcpy(&syy, q->syy + o, sizeof syy);                                      \
+    memcpy(&sxy, q->sxy + o, sizeof sxy);                                      \
     for (size_t i = i0; i < i1; i++) {                                         \
       const double *row = x->val + i * vs;                                     \
       const uint64_t *okr = x->ok + i * vs;                                    \
       name##_vd xv = row[a] - (name##_vd){0};                                  \
       name##_vi ma = (long long)okr[a] - (name##_vi){0};                       \
-      for (int j = 0; j < nb; j++) {                                           \
-        name##_vd y;                                                           \
-        name##_vi mb;                                                          \
-        memcpy(&y, row + b + W * j, sizeof y);                                 \
-        memcpy(&mb, okr + b + W * j, sizeof mb);                               \
-        name##_vd xe = (name##_vd)((name##_vi)xv & mb);                        \
-        name##_vd ye = (name##_vd)((name##_vi)y & ma);                         \
-        sx[j] += xe;                                                           \
-        sy[j] += ye;                                                           \
-        sxx[j] += xe * xe;                                                     \
-        syy[j] += ye * ye;                                                     \
-        sxy[j] += xe * ye;                                                     \
-      }                                                                        \
+      name##_vd y;                                                             \
+      name##_vi mb;                                                            \
+      memcpy(&y, row + b, sizeof y);                                           \
+      memcpy(&mb, okr + b, sizeof mb);                                         \
+      name##_vd xe = (name##_vd)((name##_vi)xv & mb);                          \
+      name##_vd ye = (name##_vd)((name##_vi)y & ma);                           \
+      sx += xe;                                                                \
+      sy += ye;                                                                \
+      sxx += xe * xe;                                                          \
+      syy += ye * ye;                                                          \
+      sxy += xe * ye;                                                          \
     }                                                                          \
-    for (int j = 0; j < nb; j++) {                                             \
-      memcpy(q->sx + o + W * j, &sx[j], sizeof sx[j]);                         \
-      memcpy(q->sy + o + W * j, &sy[j], sizeof sy[j]);                         \
-      memcpy(q->sxx + o + W * j, &sxx[j], sizeof sxx[j]);                      \
-      memcpy(q->syy + o + W * j, &syy[j], sizeof syy[j]);                      \
-      memcpy(q->sxy + o + W * j, &sxy[j], sizeof sxy[j]);                      \
-    }                                                                          \
+    memcpy(q->sx + o, &sx, sizeof sx);                                         \
+    memcpy(q->sy + o, &sy, sizeof sy);                                         \
+    memcpy(q->sxx + o, &sxx, sizeof sxx);                                      \
+    memcpy(q->syy + o, &syy, sizeof syy);                                      \
+    memcpy(q->sxy + o, &sxy, sizeof sxy);                                      \
   }
 
 PAIR_ROWS(pair_rows2, 2, __attribute__((always_inline)))
@@ -491,11 +485,8 @@ PAIR_ROWS(pair_rows2, 2, __attribute__((always_inline)))
 static void pair_sums2(const batch *x) {
   for (size_t i0 = 0; i0 < x->n; i0 += PAIR_TILE) {
     size_t i1 = x->n - i0 > PAIR_TILE ? i0 + PAIR_TILE : x->n;
-    for (size_t a = 0; a + 1 < x->ncorr; a++) {
-      size_t b = a + 1;
-      for (; b + 3 < x->ncorr; b += 4) pair_rows2(x, a, b, 2, i0, i1);
-      for (; b < x->ncorr; b += 2) pair_rows2(x, a, b, 1, i0, i1);
-    }
+    for (size_t a = 0; a + 1 < x->ncorr; a++)
+      for (size_t b = a + 1; b < x->ncorr; b += 2) pair_rows2(x, a, b, i0, i1);
   }
 }
 
@@ -508,11 +499,8 @@ PAIR_ROWS(pair_rows4, 4, __attribute__((always_inline, target("avx2"))))
 __attribute__((target("avx2"))) static void pair_sums4(const batch *x) {
   for (size_t i0 = 0; i0 < x->n; i0 += PAIR_TILE) {
     size_t i1 = x->n - i0 > PAIR_TILE ? i0 + PAIR_TILE : x->n;
-    for (size_t a = 0; a + 1 < x->ncorr; a++) {
-      size_t b = a + 1;
-      for (; b + 7 < x->ncorr; b += 8) pair_rows4(x, a, b, 2, i0, i1);
-      for (; b < x->ncorr; b += 4) pair_rows4(x, a, b, 1, i0, i1);
-    }
+    for (size_t a = 0; a + 1 < x->ncorr; a++)
+      for (size_t b = a + 1; b < x->ncorr; b += 4) pair_rows4(x, a, b, i0, i1);
   }
 }
 #endif
