@@ -215,6 +215,26 @@ static void t_fs(void **state) {
   assert_int_equal(csvp_read_file(moved, 2, &data, &len), -EFBIG);
   assert_int_equal(csvp_read_file(deep, 100, &data, &len), -EINVAL);
   assert_int_equal(csvp_hash_file(src, hex, &size), -ENOENT);
+  /* Several files at once: each complete under its name, no temporary
+   * left; a directory that does not exist leaves nothing behind. */
+  const char *const names[2] = {"one.html", "two.json"};
+  const void *const bodies[2] = {"<p>", "{}\n"};
+  const size_t lens[2] = {3, 3};
+  assert_int_equal(csvp_write_atomic_n(dir, names, bodies, lens, 2), 0);
+  for (int i = 0; i < 2; i++) {
+    snprintf(src, sizeof src, "%s/%s", dir, names[i]);
+    assert_int_equal(csvp_read_file(src, 100, &data, &len), 0);
+    assert_int_equal(len, lens[i]);
+    assert_memory_equal(data, bodies[i], lens[i]);
+    free(data);
+    snprintf(src, sizeof src, "%s/.%s.tmp", dir, names[i]);
+    assert_int_not_equal(access(src, F_OK), 0);
+  }
+  snprintf(deep, sizeof deep, "%s/missing", dir);
+  assert_int_equal(csvp_write_atomic_n(deep, names, bodies, lens, 2), -ENOENT);
+  assert_int_equal(
+      csvp_write_atomic_n(dir, names, bodies, lens, CSVP_WRITE_MAX + 1),
+      -EINVAL);
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
   assert_int_equal(system(cmd), 0);
