@@ -112,10 +112,9 @@ typedef struct csv_value {
 
 /** Classifies one field (trimmed of blanks). */
 int csv_classify(const char *p, size_t n, char decimal, csv_value *v);
-/** Same for a field already trimmed of blanks. */
-int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v);
-/** csv_classify_trimmed() when CSV_READ_PAD bytes past p + n are readable
- * (a field from the reader's buffer or the profiler's arena), faster. */
+/** csv_classify() of a field already trimmed of blanks when CSV_READ_PAD
+ * bytes past p + n are readable (a field from the reader's buffer or the
+ * profiler's arena), faster. */
 int csv_classify_padded(const char *p, size_t n, char decimal, csv_value *v);
 /** Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t csv_days_from_civil(int64_t y, unsigned m, unsigned d);
@@ -216,11 +215,10 @@ typedef struct csv_pair {
 int csv_colstats_init(csv_colstats *c);
 /* The csv_colstats_add* functions read up to CSV_READ_PAD bytes past p + n
  * (values from the reader's buffer or the profiler's arena). */
-void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
-                      const csv_dialect *d, csv_value *v);
-/** csv_colstats_add() less the moments: returns 1 when v->num is a finite
- * number that the caller must pass to csv_colstats_moments() (in the order
- * of the values, but possibly later, interleaved with other columns). */
+/** Adds one value (trimmed of blanks here) to c, all but the moments:
+ * returns 1 when v->num is a finite number that the caller must pass to
+ * csv_colstats_moments() (in the order of the values, but possibly later,
+ * interleaved with other columns). */
 int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
                            const csv_dialect *d, csv_value *v);
 /** What adding one value learned about it, so that the same raw bytes can

@@ -198,11 +198,6 @@ int csv_colstats_add_value(csv_colstats *c, const char *p, size_t n,
   return csv_colstats_add_seen(c, p, n, d, v, &s);
 }
 
-void csv_colstats_add(csv_colstats *c, const char *p, size_t n,
-                      const csv_dialect *d, csv_value *v) {
-  if (csv_colstats_add_value(c, p, n, d, v)) csv_colstats_moments(c, v->num);
-}
-
 int csv_colstats_merge(csv_colstats *a, const csv_colstats *b) {
   a->count += b->count;
   a->missing += b->missing;

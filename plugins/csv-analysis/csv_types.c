@@ -326,12 +326,6 @@ static int word_is(const char *p, size_t n, const char *w) {
   return strlen(w) == n && strncasecmp(p, w, n) == 0;
 }
 
-int csv_classify(const char *p, size_t n, char decimal, csv_value *v) {
-  while (n && (*p == ' ' || *p == '\t')) p++, n--;
-  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
-  return csv_classify_trimmed(p, n, decimal, v);
-}
-
 static inline __attribute__((always_inline)) int
 classify(const char *p, size_t n, char decimal, csv_value *v, int padded) {
   if (n == 0) return v->type = CSV_T_MISSING;
@@ -383,7 +377,9 @@ classify(const char *p, size_t n, char decimal, csv_value *v, int padded) {
   return v->type = CSV_T_TEXT;
 }
 
-int csv_classify_trimmed(const char *p, size_t n, char decimal, csv_value *v) {
+int csv_classify(const char *p, size_t n, char decimal, csv_value *v) {
+  while (n && (*p == ' ' || *p == '\t')) p++, n--;
+  while (n && (p[n - 1] == ' ' || p[n - 1] == '\t')) n--;
   return classify(p, n, decimal, v, 0);
 }
 
