@@ -33,6 +33,35 @@ static double slow_strtod(const char *p, size_t n, char dec) {
   return v;
 }
 
+/* An exponent's digits after the 'e' at p[*ip - 1] (sign optional) added
+ * to *dexp; 0 when it has no digits. */
+static inline int read_exponent(const char *p, size_t n, size_t *ip,
+                                int *dexp) {
+  size_t i = *ip;
+  int eneg = 0, e = 0, ed = 0;
+  if (i < n && (p[i] == '+' || p[i] == '-')) eneg = p[i++] == '-';
+  while (i < n && isdig(p[i])) {
+    if (e < 100000) e = e * 10 + (p[i] - '0');
+    ed++;
+    i++;
+  }
+  *ip = i;
+  *dexp += eneg ? -e : e;
+  return ed != 0;
+}
+
+/* The double of mantissa m times 10^dexp (exact: m holds every digit),
+ * else strtod's. */
+static inline double to_double(const char *p, size_t n, char dec, uint64_t m,
+                               int dexp, int neg, int exact) {
+  if (exact && m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
+    double v = (double)m;
+    v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
+    return neg ? -v : v;
+  }
+  return slow_strtod(p, n, dec);
+}
+
 /* 1 if [p, p+n) is a number; *is_int when it has no fraction or exponent.
  * The general form: keeps the first 19 significant digits. */
 static int parse_number_long(const char *p, size_t n, char dec, double *out,
@@ -75,27 +104,11 @@ static int parse_number_long(const char *p, size_t n, char dec, double *out,
   if (i < n && (p[i] == 'e' || p[i] == 'E')) {
     frac = 1;
     i++;
-    int eneg = 0, e = 0, ed = 0;
-    if (i < n && (p[i] == '+' || p[i] == '-')) eneg = p[i++] == '-';
-    while (i < n && isdig(p[i])) {
-      if (e < 100000) e = e * 10 + (p[i] - '0');
-      ed++;
-      i++;
-    }
-    if (!ed) return 0;
-    dexp += eneg ? -e : e;
+    if (!read_exponent(p, n, &i, &dexp)) return 0;
   }
   if (i != n) return 0;
   *is_int = !frac && digits <= 18;
-  double v;
-  if (!trunc && m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
-    v = (double)m;
-    v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
-    if (neg) v = -v;
-  } else {
-    v = slow_strtod(p, n, dec);
-  }
-  *out = v;
+  *out = to_double(p, n, dec, m, dexp, neg, !trunc);
   return 1;
 }
 
@@ -212,26 +225,10 @@ parse_number(const char *p, size_t n, char dec, double *out, int *is_int,
     if (p[i] != 'e' && p[i] != 'E') return 0;
     frac = 1;
     i++;
-    int eneg = 0, e = 0, ed = 0;
-    if (i < n && (p[i] == '+' || p[i] == '-')) eneg = p[i++] == '-';
-    while (i < n && isdig(p[i])) {
-      if (e < 100000) e = e * 10 + (p[i] - '0');
-      ed++;
-      i++;
-    }
-    if (!ed || i != n) return 0;
-    dexp += eneg ? -e : e;
+    if (!read_exponent(p, n, &i, &dexp) || i != n) return 0;
   }
   *is_int = !frac && digits <= 18;
-  double v;
-  if (m <= (1ULL << 53) && dexp >= -22 && dexp <= 22) {
-    v = (double)m;
-    v = dexp >= 0 ? v * pow10tab[dexp] : v / pow10tab[-dexp];
-    if (neg) v = -v;
-  } else {
-    v = slow_strtod(p, n, dec);
-  }
-  *out = v;
+  *out = to_double(p, n, dec, m, dexp, neg, 1);
   return 1;
 }
 
