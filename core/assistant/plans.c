@@ -2,7 +2,7 @@
 #include "assistant/plans.h"
 
 #include "assistant/prefs.h"
-#include "assistant/tz.h"
+#include "common/tz.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"

@@ -45,7 +45,7 @@
  * per-thread shortcut, so a plan costs about a microsecond.
  */
 #include "assistant/planner.h"
-#include "assistant/tz.h"
+#include "common/tz.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  */
 #include "assistant/prefs.h"
 
-#include "assistant/tz.h"
+#include "common/tz.h"
 #include "common/alloc.h"
 
 #include <ctype.h>

@@ -2,7 +2,7 @@
  * (render.h). */
 #include "assistant/render.h"
 
-#include "assistant/tz.h"
+#include "common/tz.h"
 #include "common/alloc.h"
 
 #include <errno.h>

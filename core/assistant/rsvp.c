@@ -13,7 +13,7 @@
 #include "assistant/plans.h"
 #include "assistant/prefs.h"
 #include "assistant/render.h"
-#include "assistant/tz.h"
+#include "common/tz.h"
 #include "common/alloc.h"
 #include "common/buf.h"
 #include "common/log.h"

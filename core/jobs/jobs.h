@@ -225,7 +225,7 @@ int jobs_tz_valid(const char *tz);
  * wall-clock times in zone tz. A wall time that does not exist (skipped by
  * a DST change) does not fire; one that occurs twice fires once, at its
  * first occurrence. Returns -1 if none within five years.
- * Zones come from the system's zone files (assistant/tz.h), read once and
+ * Zones come from the system's zone files (common/tz.h), read once and
  * cached for the process.
  */
 int64_t jobs_cron_next(const jobs_cron_t *c, const char *tz, int64_t after_ms);

@@ -5,14 +5,14 @@
  * written as if it were UTC) with timegm/gmtime_r, which never look at
  * TZ, so nothing here touches process-global time zone state. The zone
  * only enters through off(t), the UTC offset at instant t, read from the
- * system's zone files by assistant/tz.h. A wall time W maps to instant
+ * system's zone files by common/tz.h. A wall time W maps to instant
  * c = W - o for each offset o in force around W; c is valid when
  * off(c) == o. No valid instant: W was skipped by a DST change (no fire).
  * Two: W happened twice (fire at the first).
  */
 #include "jobs.h"
 
-#include "../assistant/tz.h"
+#include "../common/tz.h"
 #include "../common/alloc.h"
 
 #include <errno.h>

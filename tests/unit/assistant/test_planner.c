@@ -18,7 +18,7 @@
 
 #include "assistant/planner.h"
 #include "assistant/prefs.h"
-#include "assistant/tz.h"
+#include "common/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "../testutil.h"
-#include "assistant/tz.h"
+#include "common/tz.h"
 
 #include <pthread.h>
 #include <stdio.h>

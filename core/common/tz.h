@@ -1,5 +1,5 @@
 /*
- * tz.h: IANA time-zone conversions for the planner, read from the
+ * tz.h: IANA time-zone conversions (the planner, cron schedules), read from the
  * system's compiled zone files (TZif, /usr/share/zoneinfo or $TZDIR):
  * transitions plus the POSIX TZ footer rule for times past the last one.
  * Loaded zones are cached for the process (a mutex guards the cache; a

@@ -10,7 +10,7 @@
  * so a planner loop over a million events takes no lock in the common
  * case. Leap-second records ("right/" zones) are ignored: times are POSIX.
  */
-#include "assistant/tz.h"
+#include "common/tz.h"
 
 #include "common/alloc.h"
 
