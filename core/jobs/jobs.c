@@ -91,7 +91,7 @@ struct jobs {
 
   comp_t *chead, *ctail;
   size_t ncomp;
-  int commit_inflight;
+  comp_t *cflight; /* the batch being committed, NULL when none */
   uint64_t commit_retry_at;
 
   enq_t *ehead, *etail;
@@ -523,7 +523,7 @@ static void queue_comp(jobs_t *j, jobs_job_t *job, jobs_outcome_t o,
     j->chead = c;
   j->ctail = c;
   j->ncomp++;
-  if (j->commit_inflight) return;
+  if (j->cflight) return;
   if (j->ncomp >= (size_t)j->o.commit_max || j->o.commit_delay_ms == 0)
     flush_completions(j);
   else if (!uv_is_active((uv_handle_t *)&j->commit))
@@ -593,7 +593,7 @@ static void committed(store_t *s, int status, const char *errmsg,
   (void)s;
   commit_ctx_t *cc = arg;
   jobs_t *j = cc->j;
-  j->commit_inflight = 0;
+  j->cflight = NULL;
   if (status < 0) {
     j->st.commit_errors++;
     if (j->closing) {
@@ -653,7 +653,7 @@ static void committed(store_t *s, int status, const char *errmsg,
 
 static void flush_completions(jobs_t *j) {
   uv_timer_stop(&j->commit);
-  if (j->commit_inflight || !j->chead) return;
+  if (j->cflight || !j->chead) return;
   commit_ctx_t *cc = xcalloc(1, sizeof(*cc));
   cc->j = j;
   /* Take up to commit_max. */
@@ -700,7 +700,7 @@ static void flush_completions(jobs_t *j) {
     store_req_bind_text(r, j->owner);
     store_req_bind_int(r, c->attempt);
   }
-  j->commit_inflight = 1;
+  j->cflight = list;
   req_submit(j, r, committed, cc);
 }
 
@@ -987,12 +987,12 @@ static void on_tick(uv_timer_t *t) {
   int64_t wall = store_now_ms();
   store_req_t *r = store_req_new(j->s, 0);
   /* Only the jobs this engine holds (running, or completed and not yet
-   * committed), and nothing when it holds none: a claim that committed
-   * while its answer was lost (the database went away) leaves a row owned
-   * by us that nothing runs; its lease must run out so the expiry sweep
-   * hands it on. */
+   * committed, queued or in flight), and nothing when it holds none: a claim
+   * that committed while its answer was lost (the database went away) leaves a
+   * row owned by us that nothing runs; its lease must run out so the expiry
+   * sweep hands it on. */
   if (now - j->last_hb >= (uint64_t)j->o.lease_ms / 3 &&
-      (j->running || j->chead)) {
+      (j->running || j->chead || j->cflight)) {
     j->last_hb = now;
     buf_t ids = {0};
     buf_puts(&ids, "[");
@@ -1000,6 +1000,8 @@ static void on_tick(uv_timer_t *t) {
     for (jobs_job_t *job = j->running; job; job = job->next, sep = ",")
       buf_printf(&ids, "%s%lld", sep, (long long)job->id);
     for (comp_t *c = j->chead; c; c = c->next, sep = ",")
+      buf_printf(&ids, "%s%lld", sep, (long long)c->id);
+    for (comp_t *c = j->cflight; c; c = c->next, sep = ",")
       buf_printf(&ids, "%s%lld", sep, (long long)c->id);
     buf_puts(&ids, "]");
     store_req_stmt(r, &sql_heartbeat);
