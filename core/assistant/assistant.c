@@ -4,6 +4,7 @@
  * that plans events entering the horizon (at start and every hour).
  */
 #include "assistant/plans.h"
+#include "assistant/reasons.h"
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -61,6 +62,7 @@ assistant_t *assistant_new(uv_loop_t *loop, store_t *store, jobs_t *jobs,
   a->audit = audit;
   a->ring = ring;
   a->chain = policy_default_chain();
+  a->reasons = reasons_new();
   set_opts(a, opts);
   return a;
 }
@@ -124,6 +126,7 @@ static void finish_close(assistant_t *a) {
   free(a->call_notifier);
   free(a->from_email);
   free(a->from_name);
+  reasons_free(a->reasons);
   free(svc_of(a));
   if (cb) cb(arg);
 }

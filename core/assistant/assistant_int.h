@@ -21,6 +21,7 @@ struct assistant {
   /* plans.c: bumped when a person's preferences may have changed (runs
    * under way drop the preferences they cached) */
   uint64_t plans_gen;
+  struct reasons *reasons; /* plan reason texts -> ids (reasons.h) */
   /* outbox.c */
   uv_timer_t dispatch_timer;
   int64_t next_dispatch_ms; /* when the timer fires next (0: idle) */

@@ -14,6 +14,7 @@
 #include "assistant/plans.h"
 
 #include "assistant/prefs.h"
+#include "assistant/reasons.h"
 #include "assistant/rsvp.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -46,9 +47,10 @@ static const store_stmt_t q_person = {
     NULL};
 static const store_stmt_t q_decisions = {
     "events.decisions",
-    "SELECT id, offset_s, channel, scheduled_at, state, reason, job_id, "
-    "updated_at FROM notifications WHERE event_id = $1 "
-    "ORDER BY offset_s DESC, channel",
+    "SELECT id, offset_s, channel, scheduled_at, state, "
+    "COALESCE(" REASON_TEXT_OF("n") ", ''), job_id, updated_at "
+                                    "FROM notifications n WHERE event_id = $1 "
+                                    "ORDER BY offset_s DESC, channel",
     NULL};
 
 enum {

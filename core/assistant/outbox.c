@@ -32,6 +32,7 @@
 #include "assistant/assistant_int.h"
 
 #include "assistant/prefs.h"
+#include "assistant/reasons.h"
 #include "assistant/render.h"
 #include "assistant/rsvp.h"
 #include "common/alloc.h"
@@ -192,20 +193,32 @@ static const store_stmt_t q_delivery_cancel = {
     " WHERE notification_id = $1 AND state = 'planned'",
     NULL};
 
+/* Skipping a decision appends to its reason: the new text goes into the
+ * reason dictionary (reasons.h), then the decision takes its id. */
+#define SKIP_REASON "COALESCE(" REASON_TEXT_OF("n") ", '') || CAST($2 AS text)"
+/* $1 notification, $2 reason suffix */
+static const store_stmt_t q_skip_reason = {
+    "outbox_skip_reason",
+    "INSERT OR IGNORE INTO plan_reasons (text) SELECT " SKIP_REASON
+    " FROM notifications n WHERE n.id = $1",
+    "INSERT INTO plan_reasons (text) SELECT " SKIP_REASON
+    " FROM notifications n WHERE n.id = $1 ON CONFLICT (text) DO NOTHING"};
 /* $1 notification, $2 reason suffix, $3 now */
 static const store_stmt_t q_notif_skip = {
     "outbox_notif_skip",
-    "UPDATE notifications SET state = 'skipped', reason = reason || $2,"
-    " updated_at = $3 WHERE id = $1 AND state IN ('planned','queued')",
-    "UPDATE notifications SET state = 'skipped', reason = reason || $2::text,"
-    " updated_at = $3 WHERE id = $1 AND state IN ('planned','queued')"};
+    "UPDATE notifications AS n SET state = 'skipped', updated_at = $3,"
+    " reason_id = (SELECT id FROM plan_reasons WHERE text = " SKIP_REASON ")"
+    " WHERE n.id = $1 AND n.state IN ('planned','queued')",
+    NULL};
 
-/* $1 event, $2 user, $3 offset, $4 scheduled_at, $5 reason, $6 now */
+/* $1 event, $2 user, $3 offset, $4 scheduled_at, $5 reason, $6 now; the
+ * reason is stored first (reasons_req_resolve) */
 static const store_stmt_t q_escalate = {
     "outbox_escalate",
     "INSERT INTO notifications (event_id, user_id, offset_s, channel,"
-    " scheduled_at, reason, state, created_at, updated_at)"
-    " VALUES ($1, $2, $3, 'email', $4, $5, 'planned', $6, $6)"
+    " scheduled_at, reason_id, state, created_at, updated_at)"
+    " VALUES ($1, $2, $3, 'email', $4,"
+    " (SELECT id FROM plan_reasons WHERE text = $5), 'planned', $6, $6)"
     " ON CONFLICT (event_id, offset_s, channel) DO NOTHING",
     NULL};
 
@@ -594,6 +607,7 @@ static void record_final(deliver_t *d, const char *state,
       snprintf(reason, sizeof reason,
                "escalated to e-mail: the call failed after %d attempt%s",
                d->attempt, d->attempt == 1 ? "" : "s");
+      reasons_req_resolve(r, reason, strlen(reason));
       store_req_stmt(r, &q_escalate);
       store_req_bind_int(r, d->event_id);
       store_req_bind_int(r, d->user_id);
@@ -927,11 +941,15 @@ static void loaded(store_t *s, int status, const char *errmsg, store_res_t *res,
   }
   if (started) {
     /* Too late to remind (e.g. the daemon was down): skipped, with why. */
-    store_req_t *r = store_req_new(d->a->store, 0);
+    static const char why[] = "; not sent: the event had started when it "
+                              "came due";
+    store_req_t *r = store_req_new(d->a->store, STORE_TXN);
+    store_req_stmt(r, &q_skip_reason);
+    store_req_bind_int(r, d->nid);
+    store_req_bind_text(r, why);
     store_req_stmt(r, &q_notif_skip);
     store_req_bind_int(r, d->nid);
-    store_req_bind_text(r, "; not sent: the event had started when it came "
-                           "due");
+    store_req_bind_text(r, why);
     store_req_bind_int(r, now);
     submit_tail(d, r, JOBS_OK, 0, NULL);
     return;

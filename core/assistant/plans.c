@@ -2,6 +2,7 @@
 #include "assistant/plans.h"
 
 #include "assistant/prefs.h"
+#include "assistant/reasons.h"
 #include "common/tz.h"
 #include "common/alloc.h"
 #include "common/buf.h"
@@ -27,8 +28,9 @@
   "e.status, e.response "                                                      \
   "FROM calendar_events e "
 #define N_COLS                                                                 \
-  "SELECT id, event_id, offset_s, channel, scheduled_at, reason, state "       \
-  "FROM notifications "
+  "SELECT n.id, n.event_id, n.offset_s, n.channel, n.scheduled_at, "           \
+  "COALESCE(" REASON_TEXT_OF("n") ", ''), n.state, n.reason_id "               \
+                                  "FROM notifications n "
 
 enum {
   EC_ID,
@@ -45,7 +47,16 @@ enum {
   EC_RESP
 };
 enum { UC_ID, UC_EMAIL, UC_PREFS };
-enum { NC_ID, NC_EVENT, NC_OFFSET, NC_CHANNEL, NC_SCHED, NC_REASON, NC_STATE };
+enum {
+  NC_ID,
+  NC_EVENT,
+  NC_OFFSET,
+  NC_CHANNEL,
+  NC_SCHED,
+  NC_REASON,
+  NC_STATE,
+  NC_REASON_ID
+};
 
 static const store_stmt_t q_ev_ids = {
     "plans.events_by_ids",
@@ -89,7 +100,7 @@ static const store_stmt_t q_ev_unplanned = {
 
 static const store_stmt_t q_update = {
     "plans.update",
-    "UPDATE notifications SET scheduled_at = $2, reason = $3, state = $4, "
+    "UPDATE notifications SET scheduled_at = $2, reason_id = $3, state = $4, "
     "updated_at = $5 WHERE id = $1 AND state IN ('planned','skipped',"
     "'cancelled')",
     NULL};
@@ -135,7 +146,7 @@ static void build_insert(char *out, size_t cap, int rows, int pg) {
   size_t k = (size_t)snprintf(
       out, cap,
       "INSERT %sINTO notifications (created_at, updated_at, event_id, "
-      "user_id, offset_s, channel, scheduled_at, reason, state) VALUES ",
+      "user_id, offset_s, channel, scheduled_at, reason_id, state) VALUES ",
       pg ? "" : "OR IGNORE ");
   for (int r = 0; r < rows; r++) {
     k += (size_t)snprintf(out + k, cap - k, "%s($1,$1", r ? "," : "");
@@ -334,10 +345,10 @@ typedef struct run {
   void *ud;
 } run_t;
 
-/* One decision to insert, until flush_inserts binds it; its texts are
- * then bound by reference (literals, and the batch's reasons, which the
- * write request borrows until it completes). */
+/* One decision to insert or update, until write_batch binds it with its
+ * reason's id (known by then: resolve_reasons). */
 typedef struct ins_row {
+  int64_t id; /* the stored decision to update; 0: insert */
   int64_t event_id, user_id, offset_s, sched;
   const char *channel, *state;   /* literals */
   size_t reason_off, reason_len; /* into the batch's reasons */
@@ -346,7 +357,6 @@ typedef struct ins_row {
 typedef struct write_ctx {
   run_t *run;
   int64_t earliest; /* earliest planned time written (0: none) */
-  buf_t reasons;    /* borrowed by the request until written() */
 } write_ctx_t;
 
 static void pump(run_t *r);
@@ -376,7 +386,6 @@ static void written(store_t *s, int status, const char *errmsg,
   } else if (w->earliest) {
     outbox_wake(r->a, w->earliest); /* a no-op unless the outbox runs */
   }
-  buf_free(&w->reasons);
   free(w);
   pump(r);
 }
@@ -389,13 +398,21 @@ typedef struct stored {
 } stored_t;
 
 typedef struct batch_out {
+  run_t *run;
   store_req_t *req;
-  ins_row_t *rows;
-  size_t nrows, cap;
+  ins_row_t *rows, *upds; /* to insert, to update */
+  size_t nrows, cap, nupds, capupds;
   buf_t reasons; /* the rows' reasons, each NUL-terminated */
   size_t nstmts;
   int64_t now, earliest;
+  size_t *unknown; /* resolve_reasons: offsets of the texts asked for */
+  size_t nunknown;
 } batch_out_t;
+
+static int64_t reason_id(const batch_out_t *o, const ins_row_t *x) {
+  return reasons_id(o->run->a->reasons, o->reasons.data + x->reason_off,
+                    x->reason_len);
+}
 
 static void bind_row(batch_out_t *o, const ins_row_t *x) {
   store_req_t *q = o->req;
@@ -404,14 +421,24 @@ static void bind_row(batch_out_t *o, const ins_row_t *x) {
   store_req_bind_int(q, x->offset_s);
   store_req_bind_text_ref(q, x->channel, strlen(x->channel));
   store_req_bind_int(q, x->sched);
-  store_req_bind_text_ref(q, o->reasons.data + x->reason_off, x->reason_len);
+  store_req_bind_int(q, reason_id(o, x));
   store_req_bind_text_ref(q, x->state, strlen(x->state));
 }
 
-/* Binds every row, once the batch is planned (the reasons no longer
- * move): as many INS_ROWS-row statements as fit, then one of each
+/* Binds every row, once the batch is planned and its reasons have ids:
+ * the updates, then as many INS_ROWS-row inserts as fit and one of each
  * smaller size the rest needs. */
-static void flush_inserts(batch_out_t *o) {
+static void flush_rows(batch_out_t *o) {
+  for (size_t i = 0; i < o->nupds; i++) {
+    const ins_row_t *x = &o->upds[i];
+    store_req_stmt(o->req, &q_update);
+    store_req_bind_int(o->req, x->id);
+    store_req_bind_int(o->req, x->sched);
+    store_req_bind_int(o->req, reason_id(o, x));
+    store_req_bind_text_ref(o->req, x->state, strlen(x->state));
+    store_req_bind_int(o->req, o->now);
+    o->nstmts++;
+  }
   size_t i = 0;
   for (int k = 0; k < INS_SIZES; k++) {
     size_t rows = (size_t)INS_ROWS >> k;
@@ -422,6 +449,20 @@ static void flush_inserts(batch_out_t *o) {
       o->nstmts++;
     }
   }
+}
+
+/* Appends x (its reason copied into the batch) to *v. */
+static void add_row(batch_out_t *o, ins_row_t **v, size_t *n, size_t *cap,
+                    ins_row_t x, const char *reason) {
+  if (*n == *cap) {
+    *cap = *cap ? *cap * 2 : 256;
+    *v = xrealloc(*v, *cap * sizeof **v);
+  }
+  x.reason_off = o->reasons.len;
+  x.reason_len = strnlen(reason, PLAN_REASON_MAX - 1);
+  buf_append(&o->reasons, reason, x.reason_len);
+  buf_append(&o->reasons, "", 1);
+  (*v)[(*n)++] = x;
 }
 
 static void note_due(batch_out_t *o, int64_t sched) {
@@ -449,16 +490,10 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
           strcmp(st[k].channel, ch) == 0)
         s = &st[k];
     if (!s) {
-      if (o->nrows == o->cap) {
-        o->cap = o->cap ? o->cap * 2 : 256;
-        o->rows = xrealloc(o->rows, o->cap * sizeof *o->rows);
-      }
-      size_t len = strnlen(it->reason, PLAN_REASON_MAX - 1);
-      o->rows[o->nrows++] =
-          (ins_row_t){event_id, user_id, it->offset_s,   sched,
-                      ch,       state,   o->reasons.len, len};
-      buf_append(&o->reasons, it->reason, len);
-      buf_append(&o->reasons, "", 1);
+      add_row(o, &o->rows, &o->nrows, &o->cap,
+              (ins_row_t){0, event_id, user_id, it->offset_s, sched, ch, state,
+                          0, 0},
+              it->reason);
       r->st.inserted++;
       note_due(o, sched);
       continue;
@@ -469,13 +504,10 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
     if (strcmp(s->state, state) == 0 && s->sched == sched &&
         strcmp(s->reason, it->reason) == 0)
       continue;
-    store_req_stmt(o->req, &q_update);
-    store_req_bind_int(o->req, s->id);
-    store_req_bind_int(o->req, sched);
-    store_req_bind_text(o->req, it->reason);
-    store_req_bind_text(o->req, state);
-    store_req_bind_int(o->req, o->now);
-    o->nstmts++;
+    add_row(o, &o->upds, &o->nupds, &o->capupds,
+            (ins_row_t){s->id, event_id, user_id, it->offset_s, sched, ch,
+                        state, 0, 0},
+            it->reason);
     r->st.updated++;
     note_due(o, sched);
   }
@@ -581,6 +613,7 @@ static void plan_batch(run_t *r, store_res_t *res) {
   int nn = store_res_count(res) > 1 ? store_res_rows(res, 1) : 0;
   if (!r->pend) {
     r->pend = xcalloc(1, sizeof *r->pend);
+    r->pend->run = r;
     r->pend->req = store_req_new(r->a->store, STORE_TXN);
     r->pend->now = store_now_ms();
   }
@@ -602,6 +635,10 @@ static void plan_batch(run_t *r, store_res_t *res) {
         stcap = stcap ? stcap * 2 : 16;
         st = xrealloc(st, stcap * sizeof *st);
       }
+      const char *why = store_res_text(res, 1, ni, NC_REASON);
+      if (*why)
+        reasons_put(r->a->reasons, why, strlen(why),
+                    store_res_int(res, 1, ni, NC_REASON_ID));
       st[nst++] = (stored_t){store_res_int(res, 1, ni, NC_ID),
                              store_res_int(res, 1, ni, NC_OFFSET),
                              store_res_int(res, 1, ni, NC_SCHED),
@@ -648,26 +685,90 @@ static void plan_batch(run_t *r, store_res_t *res) {
   r->pend_events += (size_t)nev;
 }
 
-/* Submits the gathered write (one transaction). */
+static void batch_free(batch_out_t *o) {
+  store_req_free(o->req); /* NULL once submitted */
+  free(o->rows);
+  free(o->upds);
+  free(o->unknown);
+  buf_free(&o->reasons);
+  free(o);
+}
+
+/* Binds the batch (its reasons all have ids) and submits it as one
+ * transaction; frees o. */
+static void write_batch(run_t *r, batch_out_t *o) {
+  flush_rows(o);
+  if (o->nstmts) {
+    write_ctx_t *w = xcalloc(1, sizeof *w);
+    w->run = r;
+    w->earliest = o->earliest;
+    r->writing++;
+    store_req_submit(o->req, written, w);
+    o->req = NULL;
+  }
+  batch_free(o);
+}
+
+static void reasons_resolved(store_t *s, int status, const char *errmsg,
+                             store_res_t *res, void *arg) {
+  (void)s;
+  batch_out_t *o = arg;
+  run_t *r = o->run;
+  r->writing--;
+  for (size_t k = 0; status == 0 && k < o->nunknown; k++) {
+    const char *t = o->reasons.data + o->unknown[k];
+    if (store_res_rows(res, 2 * k + 1) != 1) {
+      status = -EIO;
+      errmsg = "a plan reason was not stored";
+      break;
+    }
+    reasons_put(r->a->reasons, t, strlen(t),
+                store_res_int(res, 2 * k + 1, 0, 0));
+  }
+  if (status != 0) {
+    log_kv(LOG_ERROR, "assistant", "cannot store plan reasons", "error",
+           errmsg ? errmsg : "", NULL);
+    if (!r->status) r->status = status;
+    batch_free(o);
+  } else {
+    write_batch(r, o);
+  }
+  pump(r);
+}
+
+/* Asks for the ids of the batch's reasons the cache does not know (one
+ * request, before the write: its rows bind the ids); returns 0 when
+ * there are none. */
+static int resolve_reasons(run_t *r, batch_out_t *o) {
+  reasons_t *asked = reasons_new();
+  store_req_t *q = NULL;
+  const ins_row_t *v[2] = {o->upds, o->rows};
+  size_t n[2] = {o->nupds, o->nrows};
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < n[l]; i++) {
+      const ins_row_t *x = &v[l][i];
+      const char *t = o->reasons.data + x->reason_off;
+      if (reason_id(o, x) || reasons_id(asked, t, x->reason_len)) continue;
+      reasons_put(asked, t, x->reason_len, 1);
+      if (!q) q = store_req_new(r->a->store, 0);
+      reasons_req_resolve(q, t, x->reason_len);
+      o->unknown = xrealloc(o->unknown, (o->nunknown + 1) * sizeof *o->unknown);
+      o->unknown[o->nunknown++] = x->reason_off;
+    }
+  reasons_free(asked);
+  if (!q) return 0;
+  r->writing++;
+  store_req_submit(q, reasons_resolved, o);
+  return 1;
+}
+
+/* Submits the gathered write (one transaction), after the ids of its new
+ * reasons when there are some. */
 static void submit_write(run_t *r) {
   batch_out_t *o = r->pend;
   r->pend = NULL;
   r->pend_events = 0;
-  flush_inserts(o);
-  free(o->rows); /* bound: the request keeps only the reasons */
-  if (o->nstmts == 0) {
-    store_req_free(o->req);
-    buf_free(&o->reasons);
-    free(o);
-    return;
-  }
-  write_ctx_t *w = xcalloc(1, sizeof *w);
-  w->run = r;
-  w->earliest = o->earliest;
-  w->reasons = o->reasons;
-  r->writing++;
-  store_req_submit(o->req, written, w);
-  free(o);
+  if (!resolve_reasons(r, o)) write_batch(r, o);
 }
 
 static void submit_read(run_t *r);
