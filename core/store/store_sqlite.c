@@ -7,6 +7,17 @@
  * threads shared with filesystem and getaddrinfo work, so a long
  * transaction would stall DNS for libpq and curl (ANCHORS.md 3.5). One
  * thread also serialises writers, which is what SQLite wants anyway.
+ *
+ * Checkpoints (copying the WAL into the database file and syncing it) run
+ * on a second thread with a connection of its own, so that the worker
+ * does not do that I/O between requests: after each commit the worker's
+ * WAL hook asks for one once the WAL holds CKPT_FRAMES frames. While the
+ * worker keeps committing, a checkpoint from elsewhere cannot start the
+ * WAL over (new frames follow the ones copied), so at CKPT_INLINE frames
+ * the worker checkpoints itself, as SQLite's automatic checkpoint would,
+ * and the WAL stays bounded. Planning a million events
+ * (tests/bench/planner.sh) spent about a tenth of its time in inline
+ * checkpoints.
  */
 #include "store_priv.h"
 
@@ -24,10 +35,18 @@ typedef struct {
   int seq; /* its parameters are exactly $1..$seq in order, or -1 */
 } sq_cache_t;
 
+#define CKPT_FRAMES 1000
+#define CKPT_INLINE 10000
+
 typedef struct {
   store_t *s;
   uv_thread_t thread;
   int thread_started;
+  /* The checkpointer (started and joined by the worker). */
+  uv_thread_t ckpt_thread;
+  int ckpt_started;
+  uv_cond_t ckpt_cv;
+  int ckpt_want, ckpt_stop; /* guarded by mu */
   uv_mutex_t mu;
   uv_cond_t cv;
   uv_async_t async;
@@ -242,12 +261,77 @@ fail : {
 }
 }
 
+/* Worker: after every commit (the worker's connection). */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
+  sq_t *q = arg;
+  if (frames >= CKPT_INLINE) {
+    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  } else if (frames >= CKPT_FRAMES) {
+    uv_mutex_lock(&q->mu);
+    q->ckpt_want = 1;
+    uv_cond_signal(&q->ckpt_cv);
+    uv_mutex_unlock(&q->mu);
+  }
+  return SQLITE_OK;
+}
+
+static void checkpointer(void *arg) {
+  sq_t *q = arg;
+  sqlite3 *db = NULL;
+  for (;;) {
+    uv_mutex_lock(&q->mu);
+    while (!q->ckpt_want && !q->ckpt_stop) uv_cond_wait(&q->ckpt_cv, &q->mu);
+    int stop = q->ckpt_stop;
+    q->ckpt_want = 0;
+    uv_mutex_unlock(&q->mu);
+    if (stop) break;
+    if (!db) {
+      /* Failing here only leaves the checkpoints to the worker. */
+      if (sqlite3_open_v2(q->path, &db,
+                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                          NULL) != SQLITE_OK ||
+          sqlite3_exec(db,
+                       q->sync_full ? "PRAGMA synchronous=FULL"
+                                    : "PRAGMA synchronous=NORMAL",
+                       NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL;
+        continue;
+      }
+    }
+    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  }
+  sqlite3_close(db);
+}
+
+static void start_checkpointer(sq_t *q) {
+  sqlite3_wal_hook(q->db, wal_hook, q); /* replaces the automatic one */
+  if (uv_thread_create(&q->ckpt_thread, checkpointer, q) == 0)
+    q->ckpt_started = 1;
+  else
+    sqlite3_wal_autocheckpoint(q->db, CKPT_FRAMES);
+}
+
+static void stop_checkpointer(sq_t *q) {
+  if (!q->ckpt_started) return;
+  uv_mutex_lock(&q->mu);
+  q->ckpt_stop = 1;
+  uv_cond_signal(&q->ckpt_cv);
+  uv_mutex_unlock(&q->mu);
+  uv_thread_join(&q->ckpt_thread);
+  q->ckpt_started = 0;
+}
+
 static void worker(void *arg) {
   sq_t *q = arg;
   int rc = sqlite3_open_v2(
       q->path, &q->db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  /* page_size applies to a new database only, and only before WAL is on:
+   * 8 KiB pages cut the B-tree work and WAL frames of bulk writes (planning
+   * a million events: tests/bench/planner.sh) against 4 KiB. */
   const char *pragmas[] = {
+      "PRAGMA page_size=8192",
       "PRAGMA journal_mode=WAL",
       q->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
       "PRAGMA foreign_keys=ON",
@@ -257,6 +341,7 @@ static void worker(void *arg) {
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof(pragmas) / sizeof(*pragmas);
        i++)
     rc = exec_simple(q, pragmas[i]);
+  if (rc == SQLITE_OK) start_checkpointer(q);
   uv_mutex_lock(&q->mu);
   q->open_done = 1;
   q->open_status = rc == SQLITE_OK ? 0 : -ENOTCONN;
@@ -287,6 +372,7 @@ static void worker(void *arg) {
       uv_async_send(&q->async);
     }
   }
+  stop_checkpointer(q);
   for (size_t i = 0; i < q->ncache; i++) sqlite3_finalize(q->cache[i].st);
   free(q->cache);
   q->cache = NULL;
@@ -306,6 +392,7 @@ static void async_closed(uv_handle_t *h) {
   store_t *s = q->s;
   uv_mutex_destroy(&q->mu);
   uv_cond_destroy(&q->cv);
+  uv_cond_destroy(&q->ckpt_cv);
   free(q->path);
   free(q);
   store__closed(s);
@@ -359,12 +446,14 @@ static int sq_open(store_t *s, const char *uri) {
   }
   uv_mutex_init(&q->mu);
   uv_cond_init(&q->cv);
+  uv_cond_init(&q->ckpt_cv);
   uv_async_init(s->loop, &q->async, on_async);
   q->async.data = q;
   s->be = q;
   if (uv_thread_create(&q->thread, worker, q) != 0) {
     uv_mutex_destroy(&q->mu);
     uv_cond_destroy(&q->cv);
+    uv_cond_destroy(&q->ckpt_cv);
     /* The async handle must be closed before q goes away. */
     s->be = NULL;
     uv_close((uv_handle_t *)&q->async, free_unstarted);

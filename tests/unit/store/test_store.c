@@ -420,6 +420,67 @@ static void test_int_cells(void **state) {
   tu_env_close(&env);
 }
 
+/* A new SQLite database is made with 8 KiB pages (store_sqlite.c). */
+static void test_sqlite_page_size(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  if (env.pg) {
+    tu_env_close(&env);
+    skip();
+  }
+  int done = 0;
+  store_req_t *r = store_req_new(env.s, 0);
+  store_req_sql(r, "PRAGMA page_size");
+  store_req_submit(r, ints_cb, &done);
+  while (!done) uv_run(&env.loop, UV_RUN_ONCE);
+  assert_int_equal(done, 1);
+  assert_int_equal(store_res_int(kept, 0, 0, 0), 8192);
+  store_res_free(kept);
+  kept = NULL;
+  tu_env_close(&env);
+}
+
+/* Checkpoints happen off the worker (store_sqlite.c): after commits that
+ * leave some 12 MB in the WAL (more than CKPT_FRAMES pages, well under
+ * CKPT_INLINE, where the worker would checkpoint itself) the database file
+ * grows as the checkpointer copies the pages into it. */
+static void test_sqlite_checkpointer(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  if (env.pg) {
+    tu_env_close(&env);
+    skip();
+  }
+  int done = 0;
+  store_req_t *r = store_req_new(env.s, 0);
+  store_req_sql(r, "CREATE TABLE big (b BLOB)");
+  store_req_submit(r, ints_cb, &done);
+  tu_run_until(&env.loop, &done);
+  store_res_free(kept);
+  kept = NULL;
+  for (int i = 0; i < 12; i++) {
+    done = 0;
+    r = store_req_new(env.s, 0);
+    store_req_sql(r, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                     "FROM c WHERE x < 1024) INSERT INTO big "
+                     "SELECT randomblob(1024) FROM c");
+    store_req_submit(r, ints_cb, &done);
+    tu_run_until(&env.loop, &done);
+    assert_int_equal(done, 1);
+    store_res_free(kept);
+    kept = NULL;
+  }
+  struct stat st = {0};
+  for (int waited = 0; waited < TU_GUARD_MS / 10; waited++) {
+    if (stat(env.path, &st) == 0 && st.st_size > 8 << 20) break;
+    tu_run_for(&env.loop, 10);
+  }
+  assert_true(st.st_size > 8 << 20);
+  tu_env_close(&env);
+}
+
 /* Closing with requests queued: every callback runs (done or cancelled)
  * and every handle closes. */
 typedef struct {
@@ -469,6 +530,8 @@ int main(void) {
       cmocka_unit_test(test_txn_rollback),
       cmocka_unit_test(test_many_requests),
       cmocka_unit_test(test_int_cells),
+      cmocka_unit_test(test_sqlite_page_size),
+      cmocka_unit_test(test_sqlite_checkpointer),
       cmocka_unit_test(test_close_with_pending),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
