@@ -839,7 +839,7 @@ static int load_people(run_t *r, store_res_t *res) {
   for (size_t i = 0; i < r->nwant; i++)
     buf_printf(&b, "%s%" PRId64, i ? "," : "", r->want[i]);
   buf_puts(&b, "]");
-  store_req_t *q = store_req_new(r->a->store, 0);
+  store_req_t *q = store_req_new(r->a->store, STORE_READ);
   store_req_stmt(q, &q_users);
   store_req_bind_text(q, b.data);
   buf_free(&b);
@@ -878,7 +878,7 @@ static void read_done(store_t *s, int status, const char *errmsg,
 }
 
 static void submit_read(run_t *r) {
-  store_req_t *q = store_req_new(r->a->store, 0);
+  store_req_t *q = store_req_new(r->a->store, STORE_READ);
   if (r->mode == MODE_IDS) {
     buf_t b = {0};
     buf_puts(&b, "[");

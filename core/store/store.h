@@ -57,6 +57,10 @@ typedef struct store_stmt {
 /** Request flags. */
 enum {
   STORE_TXN = 1, /* all statements in one transaction (atomic) */
+  /* Only reads, and need not see writes submitted before it that have not
+   * completed: SQLite runs it on a second connection beside the writer
+   * (it sees the last commit); a write in it fails. */
+  STORE_READ = 2,
 };
 
 /* ---- opening and closing ---- */

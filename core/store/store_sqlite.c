@@ -8,16 +8,17 @@
  * transaction would stall DNS for libpq and curl (ANCHORS.md 3.5). One
  * thread also serialises writers, which is what SQLite wants anyway.
  *
- * Checkpoints (copying the WAL into the database file and syncing it) run
- * on a second thread with a connection of its own, so that the worker
- * does not do that I/O between requests: after each commit the worker's
- * WAL hook asks for one once the WAL holds CKPT_FRAMES frames. While the
- * worker keeps committing, a checkpoint from elsewhere cannot start the
- * WAL over (new frames follow the ones copied), so at CKPT_INLINE frames
- * the worker checkpoints itself, as SQLite's automatic checkpoint would,
- * and the WAL stays bounded. Planning a million events
- * (tests/bench/planner.sh) spent about a tenth of its time in inline
- * checkpoints.
+ * A second thread with a connection of its own (the reader) runs the
+ * requests flagged STORE_READ and the checkpoints (copying the WAL into the
+ * database file and syncing it), so that the worker does neither between
+ * its writes. Read-only requests see the last commit, as WAL readers do,
+ * and may pass writes queued before them (store.h). After each commit the
+ * worker's WAL hook asks for one once the WAL holds CKPT_FRAMES frames. While
+ * the worker keeps committing, a checkpoint from elsewhere cannot start the WAL
+ * over (new frames follow the ones copied), so at CKPT_INLINE frames the worker
+ * checkpoints itself, as SQLite's automatic checkpoint would, and the WAL stays
+ * bounded. Planning a million events (tests/bench/planner.sh) spent about a
+ * tenth of its time in inline checkpoints.
  */
 #include "store_priv.h"
 
@@ -35,6 +36,13 @@ typedef struct {
   int seq; /* its parameters are exactly $1..$seq in order, or -1 */
 } sq_cache_t;
 
+/* A connection and its prepared statements (one thread uses it). */
+typedef struct {
+  sqlite3 *db;
+  sq_cache_t *cache;
+  size_t ncache, capcache;
+} sq_conn_t;
+
 #define CKPT_FRAMES 1000
 #define CKPT_INLINE 10000
 
@@ -42,11 +50,13 @@ typedef struct {
   store_t *s;
   uv_thread_t thread;
   int thread_started;
-  /* The checkpointer (started and joined by the worker). */
-  uv_thread_t ckpt_thread;
-  int ckpt_started;
-  uv_cond_t ckpt_cv;
-  int ckpt_want, ckpt_stop; /* guarded by mu */
+  /* The reader (started and joined by the worker). */
+  uv_thread_t rd_thread;
+  int rd_started; /* written by the worker before it reports the open */
+  uv_cond_t rd_cv;
+  /* Guarded by mu. */
+  store_req_t *rd_head, *rd_tail;
+  int ckpt_want, rd_stop;
   uv_mutex_t mu;
   uv_cond_t cv;
   uv_async_t async;
@@ -62,11 +72,9 @@ typedef struct {
   int open_reported;
   int ready;
   /* Worker side. */
-  sqlite3 *db;
+  sq_conn_t w;
   char *path;
   int sync_full;
-  sq_cache_t *cache;
-  size_t ncache, capcache;
 } sq_t;
 
 static void push(store_req_t **head, store_req_t **tail, store_req_t *r) {
@@ -109,25 +117,25 @@ static int params_seq(sqlite3_stmt *st) {
   return n;
 }
 
-static sqlite3_stmt *cached(sq_t *q, const store_stmt_t *key, int *rc,
+static sqlite3_stmt *cached(sq_conn_t *c, const store_stmt_t *key, int *rc,
                             int *seq) {
-  for (size_t i = 0; i < q->ncache; i++)
-    if (q->cache[i].key == key) {
-      *seq = q->cache[i].seq;
-      return q->cache[i].st;
+  for (size_t i = 0; i < c->ncache; i++)
+    if (c->cache[i].key == key) {
+      *seq = c->cache[i].seq;
+      return c->cache[i].st;
     }
   sqlite3_stmt *st = NULL;
-  *rc = sqlite3_prepare_v3(q->db, key->sqlite, -1, SQLITE_PREPARE_PERSISTENT,
+  *rc = sqlite3_prepare_v3(c->db, key->sqlite, -1, SQLITE_PREPARE_PERSISTENT,
                            &st, NULL);
   if (*rc != SQLITE_OK) return NULL;
-  if (q->ncache == q->capcache) {
-    q->capcache = q->capcache ? q->capcache * 2 : 32;
-    q->cache = xrealloc(q->cache, q->capcache * sizeof(*q->cache));
+  if (c->ncache == c->capcache) {
+    c->capcache = c->capcache ? c->capcache * 2 : 32;
+    c->cache = xrealloc(c->cache, c->capcache * sizeof(*c->cache));
   }
-  q->cache[q->ncache].key = key;
-  q->cache[q->ncache].st = st;
-  q->cache[q->ncache].seq = *seq = params_seq(st);
-  q->ncache++;
+  c->cache[c->ncache].key = key;
+  c->cache[c->ncache].st = st;
+  c->cache[c->ncache].seq = *seq = params_seq(st);
+  c->ncache++;
   return st;
 }
 
@@ -164,7 +172,7 @@ static int bind_params(sqlite3_stmt *st, const store_req_t *r,
 }
 
 /* Steps st to the end, collecting rows into rs (when rs is not NULL). */
-static int run_stmt(sq_t *q, sqlite3_stmt *st, store_rs_t *rs) {
+static int run_stmt(sq_conn_t *c, sqlite3_stmt *st, store_rs_t *rs) {
   int cols = sqlite3_column_count(st);
   if (rs) store__rs_begin(rs, cols);
   int rc;
@@ -187,31 +195,31 @@ static int run_stmt(sq_t *q, sqlite3_stmt *st, store_rs_t *rs) {
       }
     }
   }
-  if (rs) rs->changes = sqlite3_changes64(q->db);
+  if (rs) rs->changes = sqlite3_changes64(c->db);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static int exec_simple(sq_t *q, const char *sql) {
-  return sqlite3_exec(q->db, sql, NULL, NULL, NULL);
+static int exec_simple(sq_conn_t *c, const char *sql) {
+  return sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 }
 
-static int exec_sql_text(sq_t *q, store_req_t *r, const store_sreq_t *sr,
+static int exec_sql_text(sq_conn_t *c, store_req_t *r, const store_sreq_t *sr,
                          store_rs_t *rs) {
   const char *tail = sr->sql;
   int rc = SQLITE_OK;
   store__rs_begin(rs, 0);
   while (tail && *tail) {
     sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(q->db, tail, -1, &st, &tail);
+    rc = sqlite3_prepare_v2(c->db, tail, -1, &st, &tail);
     if (rc != SQLITE_OK) return rc;
     if (!st) break; /* whitespace or comment */
     rc = bind_params(st, r, sr, -1);
     if (rc == SQLITE_OK) {
       if (sqlite3_column_count(st) > 0) {
-        rc = run_stmt(q, st, rs);
+        rc = run_stmt(c, st, rs);
       } else {
-        rc = run_stmt(q, st, NULL);
-        rs->changes = sqlite3_changes64(q->db);
+        rc = run_stmt(c, st, NULL);
+        rs->changes = sqlite3_changes64(c->db);
       }
     }
     sqlite3_finalize(st);
@@ -220,11 +228,11 @@ static int exec_sql_text(sq_t *q, store_req_t *r, const store_sreq_t *sr,
   return rc;
 }
 
-static void execute(sq_t *q, store_req_t *r) {
+static void execute(sq_conn_t *c, store_req_t *r) {
   int rc = SQLITE_OK;
   const char *what = "";
   int txn = (r->flags & STORE_TXN) != 0;
-  if (txn && (rc = exec_simple(q, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+  if (txn && (rc = exec_simple(c, "BEGIN IMMEDIATE")) != SQLITE_OK) {
     what = "BEGIN";
     goto fail;
   }
@@ -233,20 +241,20 @@ static void execute(sq_t *q, store_req_t *r) {
     store_rs_t *rs = store__res_add(r);
     if (sr->sql) {
       what = "sql";
-      rc = exec_sql_text(q, r, sr, rs);
+      rc = exec_sql_text(c, r, sr, rs);
     } else {
       what = sr->stmt->name;
       int seq;
-      sqlite3_stmt *st = cached(q, sr->stmt, &rc, &seq);
+      sqlite3_stmt *st = cached(c, sr->stmt, &rc, &seq);
       if (!st) goto fail;
       rc = bind_params(st, r, sr, seq);
-      if (rc == SQLITE_OK) rc = run_stmt(q, st, rs);
+      if (rc == SQLITE_OK) rc = run_stmt(c, st, rs);
       sqlite3_reset(st);
       sqlite3_clear_bindings(st);
     }
     if (rc != SQLITE_OK) goto fail;
   }
-  if (txn && (rc = exec_simple(q, "COMMIT")) != SQLITE_OK) {
+  if (txn && (rc = exec_simple(c, "COMMIT")) != SQLITE_OK) {
     what = "COMMIT";
     goto fail;
   }
@@ -254,9 +262,9 @@ static void execute(sq_t *q, store_req_t *r) {
   return;
 fail : {
   char msg[512];
-  snprintf(msg, sizeof(msg), "%s: %s", what, sqlite3_errmsg(q->db));
+  snprintf(msg, sizeof(msg), "%s: %s", what, sqlite3_errmsg(c->db));
   int st = map_rc(rc);
-  if (txn && !sqlite3_get_autocommit(q->db)) exec_simple(q, "ROLLBACK");
+  if (txn && !sqlite3_get_autocommit(c->db)) exec_simple(c, "ROLLBACK");
   store__req_fail(r, st, msg);
 }
 }
@@ -269,63 +277,101 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
   } else if (frames >= CKPT_FRAMES) {
     uv_mutex_lock(&q->mu);
     q->ckpt_want = 1;
-    uv_cond_signal(&q->ckpt_cv);
+    uv_cond_signal(&q->rd_cv);
     uv_mutex_unlock(&q->mu);
   }
   return SQLITE_OK;
 }
 
-static void checkpointer(void *arg) {
+static void close_conn(sq_conn_t *c) {
+  for (size_t i = 0; i < c->ncache; i++) sqlite3_finalize(c->cache[i].st);
+  free(c->cache);
+  sqlite3_close(c->db);
+  memset(c, 0, sizeof *c);
+}
+
+/* The reader's connection, opened when first needed; 0 or an SQLite
+ * error (the connection is then closed, and tried again next time). */
+static int reader_open(sq_t *q, sq_conn_t *c) {
+  if (c->db) return SQLITE_OK;
+  int rc = sqlite3_open_v2(q->path, &c->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  const char *pragmas[] = {
+      q->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+      "PRAGMA temp_store=MEMORY",
+      "PRAGMA query_only=1", /* STORE_READ requests cannot write */
+  };
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(c->db, 5000);
+  for (size_t i = 0; rc == SQLITE_OK && i < sizeof(pragmas) / sizeof(*pragmas);
+       i++)
+    rc = exec_simple(c, pragmas[i]);
+  if (rc != SQLITE_OK) close_conn(c);
+  return rc;
+}
+
+static void finished(sq_t *q, store_req_t *r) {
+  uv_mutex_lock(&q->mu);
+  push(&q->out_head, &q->out_tail, r);
+  uv_mutex_unlock(&q->mu);
+  uv_async_send(&q->async);
+}
+
+static void reader(void *arg) {
   sq_t *q = arg;
-  sqlite3 *db = NULL;
+  sq_conn_t c = {0};
   for (;;) {
     uv_mutex_lock(&q->mu);
-    while (!q->ckpt_want && !q->ckpt_stop) uv_cond_wait(&q->ckpt_cv, &q->mu);
-    int stop = q->ckpt_stop;
+    while (!q->rd_head && !q->ckpt_want && !q->rd_stop)
+      uv_cond_wait(&q->rd_cv, &q->mu);
+    store_req_t *batch = q->rd_head;
+    q->rd_head = q->rd_tail = NULL;
+    int ckpt = q->ckpt_want, stop = q->rd_stop;
     q->ckpt_want = 0;
     uv_mutex_unlock(&q->mu);
     if (stop) break;
-    if (!db) {
-      /* Failing here only leaves the checkpoints to the worker. */
-      if (sqlite3_open_v2(q->path, &db,
-                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                          NULL) != SQLITE_OK ||
-          sqlite3_exec(db,
-                       q->sync_full ? "PRAGMA synchronous=FULL"
-                                    : "PRAGMA synchronous=NORMAL",
-                       NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_close(db);
-        db = NULL;
-        continue;
-      }
+    int rc = reader_open(q, &c);
+    while (batch) {
+      store_req_t *r = batch;
+      batch = r->next;
+      if (rc == SQLITE_OK)
+        execute(&c, r);
+      else
+        store__req_fail(r, -ENOTCONN, sqlite3_errstr(rc));
+      finished(q, r);
     }
-    sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    /* Without a connection the checkpoints are left to the worker. */
+    if (ckpt && rc == SQLITE_OK)
+      sqlite3_wal_checkpoint_v2(c.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                                NULL);
   }
-  sqlite3_close(db);
+  close_conn(&c);
 }
 
-static void start_checkpointer(sq_t *q) {
-  sqlite3_wal_hook(q->db, wal_hook, q); /* replaces the automatic one */
-  if (uv_thread_create(&q->ckpt_thread, checkpointer, q) == 0)
-    q->ckpt_started = 1;
-  else
-    sqlite3_wal_autocheckpoint(q->db, CKPT_FRAMES);
-}
-
-static void stop_checkpointer(sq_t *q) {
-  if (!q->ckpt_started) return;
+static void start_reader(sq_t *q) {
+  sqlite3_wal_hook(q->w.db, wal_hook, q); /* replaces the automatic one */
+  if (uv_thread_create(&q->rd_thread, reader, q) != 0) {
+    sqlite3_wal_autocheckpoint(q->w.db, CKPT_FRAMES);
+    return;
+  }
   uv_mutex_lock(&q->mu);
-  q->ckpt_stop = 1;
-  uv_cond_signal(&q->ckpt_cv);
+  q->rd_started = 1;
   uv_mutex_unlock(&q->mu);
-  uv_thread_join(&q->ckpt_thread);
-  q->ckpt_started = 0;
+}
+
+/* Read-only requests still queued were cancelled by sq_close. */
+static void stop_reader(sq_t *q) {
+  uv_mutex_lock(&q->mu);
+  int started = q->rd_started;
+  q->rd_stop = 1;
+  uv_cond_signal(&q->rd_cv);
+  uv_mutex_unlock(&q->mu);
+  if (started) uv_thread_join(&q->rd_thread);
 }
 
 static void worker(void *arg) {
   sq_t *q = arg;
   int rc = sqlite3_open_v2(
-      q->path, &q->db,
+      q->path, &q->w.db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   /* page_size applies to a new database only, and only before WAL is on:
    * 8 KiB pages cut the B-tree work and WAL frames of bulk writes (planning
@@ -337,17 +383,17 @@ static void worker(void *arg) {
       "PRAGMA foreign_keys=ON",
       "PRAGMA temp_store=MEMORY",
   };
-  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(q->db, 5000);
+  if (rc == SQLITE_OK) rc = sqlite3_busy_timeout(q->w.db, 5000);
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof(pragmas) / sizeof(*pragmas);
        i++)
-    rc = exec_simple(q, pragmas[i]);
-  if (rc == SQLITE_OK) start_checkpointer(q);
+    rc = exec_simple(&q->w, pragmas[i]);
+  if (rc == SQLITE_OK) start_reader(q);
   uv_mutex_lock(&q->mu);
   q->open_done = 1;
   q->open_status = rc == SQLITE_OK ? 0 : -ENOTCONN;
   if (rc != SQLITE_OK)
     snprintf(q->open_msg, sizeof(q->open_msg), "%s: %s", q->path,
-             q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+             q->w.db ? sqlite3_errmsg(q->w.db) : sqlite3_errstr(rc));
   uv_mutex_unlock(&q->mu);
   uv_async_send(&q->async);
 
@@ -363,22 +409,14 @@ static void worker(void *arg) {
       store_req_t *r = batch;
       batch = r->next;
       if (rc == SQLITE_OK)
-        execute(q, r);
+        execute(&q->w, r);
       else
         store__req_fail(r, -ENOTCONN, q->open_msg);
-      uv_mutex_lock(&q->mu);
-      push(&q->out_head, &q->out_tail, r);
-      uv_mutex_unlock(&q->mu);
-      uv_async_send(&q->async);
+      finished(q, r);
     }
   }
-  stop_checkpointer(q);
-  for (size_t i = 0; i < q->ncache; i++) sqlite3_finalize(q->cache[i].st);
-  free(q->cache);
-  q->cache = NULL;
-  q->ncache = 0;
-  if (q->db) sqlite3_close(q->db);
-  q->db = NULL;
+  stop_reader(q);
+  close_conn(&q->w);
   uv_mutex_lock(&q->mu);
   q->exited = 1;
   uv_mutex_unlock(&q->mu);
@@ -392,7 +430,7 @@ static void async_closed(uv_handle_t *h) {
   store_t *s = q->s;
   uv_mutex_destroy(&q->mu);
   uv_cond_destroy(&q->cv);
-  uv_cond_destroy(&q->ckpt_cv);
+  uv_cond_destroy(&q->rd_cv);
   free(q->path);
   free(q);
   store__closed(s);
@@ -446,14 +484,14 @@ static int sq_open(store_t *s, const char *uri) {
   }
   uv_mutex_init(&q->mu);
   uv_cond_init(&q->cv);
-  uv_cond_init(&q->ckpt_cv);
+  uv_cond_init(&q->rd_cv);
   uv_async_init(s->loop, &q->async, on_async);
   q->async.data = q;
   s->be = q;
   if (uv_thread_create(&q->thread, worker, q) != 0) {
     uv_mutex_destroy(&q->mu);
     uv_cond_destroy(&q->cv);
-    uv_cond_destroy(&q->ckpt_cv);
+    uv_cond_destroy(&q->rd_cv);
     /* The async handle must be closed before q goes away. */
     s->be = NULL;
     uv_close((uv_handle_t *)&q->async, free_unstarted);
@@ -477,23 +515,33 @@ static void sq_submit(store_t *s, store_req_t *r) {
     uv_async_send(&q->async);
     return;
   }
-  push(&q->in_head, &q->in_tail, r);
-  uv_cond_signal(&q->cv);
+  if ((r->flags & STORE_READ) && q->rd_started) {
+    push(&q->rd_head, &q->rd_tail, r);
+    uv_cond_signal(&q->rd_cv);
+  } else {
+    push(&q->in_head, &q->in_tail, r);
+    uv_cond_signal(&q->cv);
+  }
   uv_mutex_unlock(&q->mu);
 }
 
-static void sq_close(store_t *s) {
-  sq_t *q = s->be;
-  uv_mutex_lock(&q->mu);
-  /* Queued requests are cancelled; the one running finishes. */
-  store_req_t *r = q->in_head;
-  q->in_head = q->in_tail = NULL;
+/* Queued requests are cancelled; the ones running finish. */
+static void cancel_queue(sq_t *q, store_req_t **head, store_req_t **tail) {
+  store_req_t *r = *head;
+  *head = *tail = NULL;
   while (r) {
     store_req_t *n = r->next;
     store__req_fail(r, -ECANCELED, "store is closing");
     push(&q->out_head, &q->out_tail, r);
     r = n;
   }
+}
+
+static void sq_close(store_t *s) {
+  sq_t *q = s->be;
+  uv_mutex_lock(&q->mu);
+  cancel_queue(q, &q->in_head, &q->in_tail);
+  cancel_queue(q, &q->rd_head, &q->rd_tail);
   q->stop = 1;
   uv_cond_signal(&q->cv);
   uv_mutex_unlock(&q->mu);

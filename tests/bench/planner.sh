@@ -14,8 +14,9 @@
 # planner's policy chain, and insert every decision (planned and skipped,
 # with its reason), one transaction per PLANS_WRITE_EVENTS events, until
 # the last one is committed. It then checks that the stored rows match
-# the plans. The store's SQLite connection is the daemon's (WAL,
-# synchronous=NORMAL, default page cache); BENCH_CACHE_MB=N gives it a
+# the plans. The store's SQLite connections are the daemon's (WAL,
+# synchronous=NORMAL, 8 KiB pages, default page cache; the writer, and the
+# reader that runs the reads and checkpoints); BENCH_CACHE_MB=N gives it a
 # larger cache for experiments. BENCH_SNAPSHOT=FILE reuses the generated
 # data between runs (delete FILE after a schema change).
 # Prints a table (with each thread's CPU time) and a last RESULT line.

@@ -481,6 +481,43 @@ static void test_sqlite_checkpointer(void **state) {
   tu_env_close(&env);
 }
 
+/* STORE_READ requests see what was committed before them; on SQLite they
+ * run on the reader's connection, where a write fails. */
+static void test_read_requests(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  int done = 0;
+  store_req_t *r = store_req_new(env.s, 0);
+  store_req_sql(r, "CREATE TABLE IF NOT EXISTS read_test (v TEXT); "
+                   "DELETE FROM read_test; "
+                   "INSERT INTO read_test (v) VALUES ('seen')");
+  store_req_submit(r, ints_cb, &done);
+  tu_run_until(&env.loop, &done);
+  assert_int_equal(done, 1);
+  store_res_free(kept);
+  kept = NULL;
+  done = 0;
+  r = store_req_new(env.s, STORE_READ);
+  store_req_sql(r, "SELECT v FROM read_test");
+  store_req_submit(r, ints_cb, &done);
+  tu_run_until(&env.loop, &done);
+  assert_int_equal(done, 1);
+  assert_int_equal(store_res_rows(kept, 0), 1);
+  assert_string_equal(store_res_text(kept, 0, 0, 0), "seen");
+  store_res_free(kept);
+  kept = NULL;
+  if (!env.pg) {
+    done = 0;
+    r = store_req_new(env.s, STORE_READ);
+    store_req_sql(r, "DELETE FROM read_test");
+    store_req_submit(r, ints_cb, &done);
+    tu_run_until(&env.loop, &done);
+    assert_int_equal(done, -1);
+  }
+  tu_env_close(&env);
+}
+
 /* Closing with requests queued: every callback runs (done or cancelled)
  * and every handle closes. */
 typedef struct {
@@ -532,6 +569,7 @@ int main(void) {
       cmocka_unit_test(test_int_cells),
       cmocka_unit_test(test_sqlite_page_size),
       cmocka_unit_test(test_sqlite_checkpointer),
+      cmocka_unit_test(test_read_requests),
       cmocka_unit_test(test_close_with_pending),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
