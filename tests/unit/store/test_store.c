@@ -420,6 +420,25 @@ static void test_int_cells(void **state) {
   tu_env_close(&env);
 }
 
+/* Runs sql (one request with flags) to its end: 1 done (its result in
+ * kept, freed by the next call), -1 failed. */
+static int run_sql(tu_env_t *env, int flags, const char *sql) {
+  store_res_free(kept);
+  kept = NULL;
+  int done = 0;
+  store_req_t *r = store_req_new(env->s, flags);
+  store_req_sql(r, sql);
+  store_req_submit(r, ints_cb, &done);
+  tu_run_until(&env->loop, &done);
+  return done;
+}
+
+static void close_env(tu_env_t *env) {
+  store_res_free(kept);
+  kept = NULL;
+  tu_env_close(env);
+}
+
 /* A new SQLite database is made with 8 KiB pages (store_sqlite.c). */
 static void test_sqlite_page_size(void **state) {
   (void)state;
@@ -429,22 +448,15 @@ static void test_sqlite_page_size(void **state) {
     tu_env_close(&env);
     skip();
   }
-  int done = 0;
-  store_req_t *r = store_req_new(env.s, 0);
-  store_req_sql(r, "PRAGMA page_size");
-  store_req_submit(r, ints_cb, &done);
-  while (!done) uv_run(&env.loop, UV_RUN_ONCE);
-  assert_int_equal(done, 1);
+  assert_int_equal(run_sql(&env, 0, "PRAGMA page_size"), 1);
   assert_int_equal(store_res_int(kept, 0, 0, 0), 8192);
-  store_res_free(kept);
-  kept = NULL;
-  tu_env_close(&env);
+  close_env(&env);
 }
 
 /* Checkpoints happen off the worker (store_sqlite.c): after commits that
  * leave some 12 MB in the WAL (more than CKPT_FRAMES pages, well under
  * CKPT_INLINE, where the worker would checkpoint itself) the database file
- * grows as the checkpointer copies the pages into it. */
+ * grows as the reader's connection copies the pages into it. */
 static void test_sqlite_checkpointer(void **state) {
   (void)state;
   tu_env_t env;
@@ -453,32 +465,21 @@ static void test_sqlite_checkpointer(void **state) {
     tu_env_close(&env);
     skip();
   }
-  int done = 0;
-  store_req_t *r = store_req_new(env.s, 0);
-  store_req_sql(r, "CREATE TABLE big (b BLOB)");
-  store_req_submit(r, ints_cb, &done);
-  tu_run_until(&env.loop, &done);
-  store_res_free(kept);
-  kept = NULL;
-  for (int i = 0; i < 12; i++) {
-    done = 0;
-    r = store_req_new(env.s, 0);
-    store_req_sql(r, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
-                     "FROM c WHERE x < 1024) INSERT INTO big "
-                     "SELECT randomblob(1024) FROM c");
-    store_req_submit(r, ints_cb, &done);
-    tu_run_until(&env.loop, &done);
-    assert_int_equal(done, 1);
-    store_res_free(kept);
-    kept = NULL;
-  }
+  assert_int_equal(run_sql(&env, 0, "CREATE TABLE big (b BLOB)"), 1);
+  for (int i = 0; i < 12; i++)
+    assert_int_equal(
+        run_sql(&env, 0,
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+                "FROM c WHERE x < 1024) INSERT INTO big "
+                "SELECT randomblob(1024) FROM c"),
+        1);
   struct stat st = {0};
   for (int waited = 0; waited < TU_GUARD_MS / 10; waited++) {
     if (stat(env.path, &st) == 0 && st.st_size > 8 << 20) break;
     tu_run_for(&env.loop, 10);
   }
   assert_true(st.st_size > 8 << 20);
-  tu_env_close(&env);
+  close_env(&env);
 }
 
 /* STORE_READ requests see what was committed before them; on SQLite they
@@ -487,35 +488,17 @@ static void test_read_requests(void **state) {
   (void)state;
   tu_env_t env;
   tu_env_open(&env);
-  int done = 0;
-  store_req_t *r = store_req_new(env.s, 0);
-  store_req_sql(r, "CREATE TABLE IF NOT EXISTS read_test (v TEXT); "
-                   "DELETE FROM read_test; "
-                   "INSERT INTO read_test (v) VALUES ('seen')");
-  store_req_submit(r, ints_cb, &done);
-  tu_run_until(&env.loop, &done);
-  assert_int_equal(done, 1);
-  store_res_free(kept);
-  kept = NULL;
-  done = 0;
-  r = store_req_new(env.s, STORE_READ);
-  store_req_sql(r, "SELECT v FROM read_test");
-  store_req_submit(r, ints_cb, &done);
-  tu_run_until(&env.loop, &done);
-  assert_int_equal(done, 1);
+  assert_int_equal(run_sql(&env, 0,
+                           "CREATE TABLE IF NOT EXISTS read_test (v TEXT); "
+                           "DELETE FROM read_test; "
+                           "INSERT INTO read_test (v) VALUES ('seen')"),
+                   1);
+  assert_int_equal(run_sql(&env, STORE_READ, "SELECT v FROM read_test"), 1);
   assert_int_equal(store_res_rows(kept, 0), 1);
   assert_string_equal(store_res_text(kept, 0, 0, 0), "seen");
-  store_res_free(kept);
-  kept = NULL;
-  if (!env.pg) {
-    done = 0;
-    r = store_req_new(env.s, STORE_READ);
-    store_req_sql(r, "DELETE FROM read_test");
-    store_req_submit(r, ints_cb, &done);
-    tu_run_until(&env.loop, &done);
-    assert_int_equal(done, -1);
-  }
-  tu_env_close(&env);
+  if (!env.pg)
+    assert_int_equal(run_sql(&env, STORE_READ, "DELETE FROM read_test"), -1);
+  close_env(&env);
 }
 
 /* Closing with requests queued: every callback runs (done or cancelled)
