@@ -58,8 +58,9 @@ typedef struct store_stmt {
 enum {
   STORE_TXN = 1, /* all statements in one transaction (atomic) */
   /* Only reads, and need not see writes submitted before it that have not
-   * completed: SQLite runs it on a second connection beside the writer
-   * (it sees the last commit); a write in it fails. */
+   * completed: SQLite runs it on a second connection beside the writer,
+   * its statements seeing one snapshot (the last commit), and a write in
+   * it fails. */
   STORE_READ = 2,
 };
 

@@ -231,8 +231,11 @@ static int exec_sql_text(sq_conn_t *c, store_req_t *r, const store_sreq_t *sr,
 static void execute(sq_conn_t *c, store_req_t *r) {
   int rc = SQLITE_OK;
   const char *what = "";
-  int txn = (r->flags & STORE_TXN) != 0;
-  if (txn && (rc = exec_simple(c, "BEGIN IMMEDIATE")) != SQLITE_OK) {
+  /* A read's statements see one snapshot (a deferred transaction). */
+  int rd = (r->flags & STORE_READ) != 0;
+  int txn = (r->flags & STORE_TXN) || (rd && r->nstmts > 1);
+  if (txn &&
+      (rc = exec_simple(c, rd ? "BEGIN" : "BEGIN IMMEDIATE")) != SQLITE_OK) {
     what = "BEGIN";
     goto fail;
   }
@@ -325,7 +328,7 @@ static void reader(void *arg) {
       uv_cond_wait(&q->rd_cv, &q->mu);
     store_req_t *batch = q->rd_head;
     q->rd_head = q->rd_tail = NULL;
-    int ckpt = q->ckpt_want, stop = q->rd_stop;
+    int ckpt = q->ckpt_want, stop = q->rd_stop && !batch;
     q->ckpt_want = 0;
     uv_mutex_unlock(&q->mu);
     if (stop) break;
