@@ -115,6 +115,80 @@ static void test_migrations_added_and_failed(void **state) {
   tu_env_close(&env);
 }
 
+/* Migration 0006 (plan reasons by id) keeps every decision's reason and
+ * the deliveries that point at the decisions (SQLite; the PostgreSQL
+ * database of the tests is shared, past 0005 already). */
+static void test_migration_plan_reasons(void **state) {
+  (void)state;
+  tu_env_t env;
+  tu_env_open(&env);
+  if (env.pg) {
+    tu_env_close(&env);
+    skip();
+  }
+  tu_close_store(&env.loop, env.s);
+  env.s = NULL;
+  const char *ext[] = {"", "-wal", "-shm"};
+  char p[400], src[400], dir[256], sub[300], msg[512];
+  for (int i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s%s", env.path, ext[i]);
+    unlink(p);
+  }
+  snprintf(dir, sizeof dir, "/tmp/assist-mig6-%d", (int)getpid());
+  snprintf(sub, sizeof sub, "%s/sqlite", dir);
+  mkdir(dir, 0700);
+  mkdir(sub, 0700);
+  static const char *files[] = {"0001_core.sql",      "0002_audit.sql",
+                                "0003_auth.sql",      "0004_oauth.sql",
+                                "0005_reminders.sql", "0006_plan_reasons.sql"};
+  for (int i = 0; i < 5; i++) {
+    snprintf(src, sizeof src, "%s/sqlite/%s", tu_migrations(), files[i]);
+    snprintf(p, sizeof p, "%s/%s", sub, files[i]);
+    copy_file(src, p);
+  }
+  assert_int_equal(tu_open(&env.loop, env.uri, dir, &env.s, msg, sizeof msg),
+                   0);
+  assert_int_equal(
+      tu_sql(&env.loop, env.s, NULL,
+             "INSERT INTO users (id, email, created_at, updated_at) "
+             "VALUES (1, 'a@example.com', 0, 0); "
+             "INSERT INTO calendar_events (id, user_id, source, external_id, "
+             "start_at, end_at, created_at, updated_at) "
+             "VALUES (1, 1, 's', 'e', 0, 1, 0, 0); "
+             "INSERT INTO notifications (event_id, user_id, offset_s, channel, "
+             "scheduled_at, reason, state, created_at, updated_at) VALUES "
+             "(1, 1, 60, 'email', 5, 'one', 'planned', 0, 0), "
+             "(1, 1, 120, 'email', 5, 'two', 'planned', 0, 0), "
+             "(1, 1, 180, 'call', 5, 'one', 'planned', 0, 0); "
+             "INSERT INTO deliveries (notification_id, event_id, user_id, "
+             "channel, notifier, created_at, updated_at) "
+             "VALUES (1, 1, 1, 'email', 'dry-run', 0, 0)"),
+      0);
+  tu_close_store(&env.loop, env.s);
+  snprintf(src, sizeof src, "%s/sqlite/%s", tu_migrations(), files[5]);
+  snprintf(p, sizeof p, "%s/%s", sub, files[5]);
+  copy_file(src, p);
+  assert_int_equal(tu_open(&env.loop, env.uri, dir, &env.s, msg, sizeof msg),
+                   0);
+  assert_int_equal(
+      tu_int(&env.loop, env.s, "SELECT count(*) FROM plan_reasons"), 2);
+  assert_int_equal(
+      tu_int(&env.loop, env.s,
+             "SELECT count(*) FROM notifications n JOIN plan_reasons r ON "
+             "r.id = n.reason_id WHERE (n.offset_s IN (60, 180) AND r.text = "
+             "'one') OR (n.offset_s = 120 AND r.text = 'two')"),
+      3);
+  assert_int_equal(tu_int(&env.loop, env.s, "SELECT count(*) FROM deliveries"),
+                   1);
+  for (int i = 0; i < 6; i++) {
+    snprintf(p, sizeof p, "%s/%s", sub, files[i]);
+    unlink(p);
+  }
+  rmdir(sub);
+  rmdir(dir);
+  tu_env_close(&env);
+}
+
 /* PostgreSQL: a host name is resolved off the loop and used as hostaddr. */
 static void test_pg_host_name(void **state) {
   (void)state;
@@ -544,6 +618,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_migrations_idempotent),
       cmocka_unit_test(test_migrations_added_and_failed),
+      cmocka_unit_test(test_migration_plan_reasons),
       cmocka_unit_test(test_bad_uri),
       cmocka_unit_test(test_pg_host_name),
       cmocka_unit_test(test_kv_crud),
