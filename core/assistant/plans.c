@@ -346,12 +346,14 @@ typedef struct run {
 } run_t;
 
 /* One decision to insert or update, until write_batch binds it with its
- * reason's id (known by then: resolve_reasons). */
+ * reason's id (looked up once when added; the unknown ones are filled in
+ * by resolve_reasons). */
 typedef struct ins_row {
   int64_t id; /* the stored decision to update; 0: insert */
   int64_t event_id, user_id, offset_s, sched;
   const char *channel, *state;   /* literals */
   size_t reason_off, reason_len; /* into the batch's reasons */
+  int64_t reason_id;             /* 0: not known yet */
 } ins_row_t;
 
 typedef struct write_ctx {
@@ -409,11 +411,6 @@ typedef struct batch_out {
   size_t nunknown;
 } batch_out_t;
 
-static int64_t reason_id(const batch_out_t *o, const ins_row_t *x) {
-  return reasons_id(o->run->a->reasons, o->reasons.data + x->reason_off,
-                    x->reason_len);
-}
-
 static void bind_row(batch_out_t *o, const ins_row_t *x) {
   store_req_t *q = o->req;
   store_req_bind_int(q, x->event_id);
@@ -421,7 +418,7 @@ static void bind_row(batch_out_t *o, const ins_row_t *x) {
   store_req_bind_int(q, x->offset_s);
   store_req_bind_text_ref(q, x->channel, strlen(x->channel));
   store_req_bind_int(q, x->sched);
-  store_req_bind_int(q, reason_id(o, x));
+  store_req_bind_int(q, x->reason_id);
   store_req_bind_text_ref(q, x->state, strlen(x->state));
 }
 
@@ -434,7 +431,7 @@ static void flush_rows(batch_out_t *o) {
     store_req_stmt(o->req, &q_update);
     store_req_bind_int(o->req, x->id);
     store_req_bind_int(o->req, x->sched);
-    store_req_bind_int(o->req, reason_id(o, x));
+    store_req_bind_int(o->req, x->reason_id);
     store_req_bind_text_ref(o->req, x->state, strlen(x->state));
     store_req_bind_int(o->req, o->now);
     o->nstmts++;
@@ -460,6 +457,7 @@ static void add_row(batch_out_t *o, ins_row_t **v, size_t *n, size_t *cap,
   }
   x.reason_off = o->reasons.len;
   x.reason_len = strnlen(reason, PLAN_REASON_MAX - 1);
+  x.reason_id = reasons_id(o->run->a->reasons, reason, x.reason_len);
   buf_append(&o->reasons, reason, x.reason_len);
   buf_append(&o->reasons, "", 1);
   (*v)[(*n)++] = x;
@@ -489,11 +487,14 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
       if (!st[k].used && st[k].offset_s == it->offset_s &&
           strcmp(st[k].channel, ch) == 0)
         s = &st[k];
+    ins_row_t x = {.event_id = event_id,
+                   .user_id = user_id,
+                   .offset_s = it->offset_s,
+                   .sched = sched,
+                   .channel = ch,
+                   .state = state};
     if (!s) {
-      add_row(o, &o->rows, &o->nrows, &o->cap,
-              (ins_row_t){0, event_id, user_id, it->offset_s, sched, ch, state,
-                          0, 0},
-              it->reason);
+      add_row(o, &o->rows, &o->nrows, &o->cap, x, it->reason);
       r->st.inserted++;
       note_due(o, sched);
       continue;
@@ -504,10 +505,8 @@ static void diff_event(run_t *r, batch_out_t *o, int64_t event_id,
     if (strcmp(s->state, state) == 0 && s->sched == sched &&
         strcmp(s->reason, it->reason) == 0)
       continue;
-    add_row(o, &o->upds, &o->nupds, &o->capupds,
-            (ins_row_t){s->id, event_id, user_id, it->offset_s, sched, ch,
-                        state, 0, 0},
-            it->reason);
+    x.id = s->id;
+    add_row(o, &o->upds, &o->nupds, &o->capupds, x, it->reason);
     r->st.updated++;
     note_due(o, sched);
   }
@@ -709,6 +708,19 @@ static void write_batch(run_t *r, batch_out_t *o) {
   batch_free(o);
 }
 
+/* The rows whose reason the cache did not know take their ids from it,
+ * now that resolve_reasons has filled it. */
+static void fill_reason_ids(batch_out_t *o) {
+  ins_row_t *v[2] = {o->upds, o->rows};
+  size_t n[2] = {o->nupds, o->nrows};
+  for (int l = 0; l < 2; l++)
+    for (size_t i = 0; i < n[l]; i++)
+      if (!v[l][i].reason_id)
+        v[l][i].reason_id =
+            reasons_id(o->run->a->reasons, o->reasons.data + v[l][i].reason_off,
+                       v[l][i].reason_len);
+}
+
 static void reasons_resolved(store_t *s, int status, const char *errmsg,
                              store_res_t *res, void *arg) {
   (void)s;
@@ -731,6 +743,7 @@ static void reasons_resolved(store_t *s, int status, const char *errmsg,
     if (!r->status) r->status = status;
     batch_free(o);
   } else {
+    fill_reason_ids(o);
     write_batch(r, o);
   }
   pump(r);
@@ -748,7 +761,7 @@ static int resolve_reasons(run_t *r, batch_out_t *o) {
     for (size_t i = 0; i < n[l]; i++) {
       const ins_row_t *x = &v[l][i];
       const char *t = o->reasons.data + x->reason_off;
-      if (reason_id(o, x) || reasons_id(asked, t, x->reason_len)) continue;
+      if (x->reason_id || reasons_id(asked, t, x->reason_len)) continue;
       reasons_put(asked, t, x->reason_len, 1);
       if (!q) q = store_req_new(r->a->store, 0);
       reasons_req_resolve(q, t, x->reason_len);
