@@ -133,23 +133,40 @@ static void tu_exec_cb(store_t *s, int status, const char *errmsg,
   e->done = 1;
 }
 
-/* Runs one-off SQL (printf-formatted) and waits; returns the first column
- * of the first row of the last statement as an integer via *v. */
-static inline int tu_sql(uv_loop_t *loop, store_t *s, int64_t *v,
-                         const char *fmt, ...) {
+/* Runs one-off SQL (printf-formatted) as one request with flags and
+ * waits; returns its status and the first column of the first row of the
+ * last statement as an integer via *v. */
+static inline int tu_vsql(uv_loop_t *loop, store_t *s, int flags, int64_t *v,
+                          const char *fmt, va_list ap) {
   char sql[2048];
-  va_list ap;
-  va_start(ap, fmt);
   vsnprintf(sql, sizeof(sql), fmt, ap);
-  va_end(ap);
   tu_exec_t e = {0};
-  store_req_t *r = store_req_new(s, 0);
+  store_req_t *r = store_req_new(s, flags);
   store_req_sql(r, sql);
   store_req_submit(r, tu_exec_cb, &e);
   tu_run_until(loop, &e.done);
   if (e.status < 0) print_message("sql failed: %s: %s\n", sql, e.msg);
   if (v) *v = e.v;
   return e.status;
+}
+
+static inline int tu_sql(uv_loop_t *loop, store_t *s, int64_t *v,
+                         const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = tu_vsql(loop, s, 0, v, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/* tu_sql as a STORE_READ request. */
+static inline int tu_read(uv_loop_t *loop, store_t *s, int64_t *v,
+                          const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = tu_vsql(loop, s, STORE_READ, v, fmt, ap);
+  va_end(ap);
+  return rc;
 }
 
 static inline int64_t tu_int(uv_loop_t *loop, store_t *s, const char *fmt,

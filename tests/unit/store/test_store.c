@@ -33,6 +33,16 @@ static void copy_file(const char *from, const char *to) {
   fclose(b);
 }
 
+/* Opens env for a test of the SQLite backend only (skipped on
+ * PostgreSQL). */
+static void open_sqlite_env(tu_env_t *env) {
+  tu_env_open(env);
+  if (env->pg) {
+    tu_env_close(env);
+    skip();
+  }
+}
+
 static void test_migrations_idempotent(void **state) {
   (void)state;
   tu_env_t env;
@@ -121,11 +131,7 @@ static void test_migrations_added_and_failed(void **state) {
 static void test_migration_plan_reasons(void **state) {
   (void)state;
   tu_env_t env;
-  tu_env_open(&env);
-  if (env.pg) {
-    tu_env_close(&env);
-    skip();
-  }
+  open_sqlite_env(&env);
   tu_close_store(&env.loop, env.s);
   env.s = NULL;
   const char *ext[] = {"", "-wal", "-shm"};
@@ -494,37 +500,13 @@ static void test_int_cells(void **state) {
   tu_env_close(&env);
 }
 
-/* Runs sql (one request with flags) to its end: 1 done (its result in
- * kept, freed by the next call), -1 failed. */
-static int run_sql(tu_env_t *env, int flags, const char *sql) {
-  store_res_free(kept);
-  kept = NULL;
-  int done = 0;
-  store_req_t *r = store_req_new(env->s, flags);
-  store_req_sql(r, sql);
-  store_req_submit(r, ints_cb, &done);
-  tu_run_until(&env->loop, &done);
-  return done;
-}
-
-static void close_env(tu_env_t *env) {
-  store_res_free(kept);
-  kept = NULL;
-  tu_env_close(env);
-}
-
 /* A new SQLite database is made with 8 KiB pages (store_sqlite.c). */
 static void test_sqlite_page_size(void **state) {
   (void)state;
   tu_env_t env;
-  tu_env_open(&env);
-  if (env.pg) {
-    tu_env_close(&env);
-    skip();
-  }
-  assert_int_equal(run_sql(&env, 0, "PRAGMA page_size"), 1);
-  assert_int_equal(store_res_int(kept, 0, 0, 0), 8192);
-  close_env(&env);
+  open_sqlite_env(&env);
+  assert_int_equal(tu_int(&env.loop, env.s, "PRAGMA page_size"), 8192);
+  tu_env_close(&env);
 }
 
 /* Checkpoints happen off the worker (store_sqlite.c): after commits that
@@ -534,26 +516,23 @@ static void test_sqlite_page_size(void **state) {
 static void test_sqlite_checkpointer(void **state) {
   (void)state;
   tu_env_t env;
-  tu_env_open(&env);
-  if (env.pg) {
-    tu_env_close(&env);
-    skip();
-  }
-  assert_int_equal(run_sql(&env, 0, "CREATE TABLE big (b BLOB)"), 1);
+  open_sqlite_env(&env);
+  assert_int_equal(tu_sql(&env.loop, env.s, NULL, "CREATE TABLE big (b BLOB)"),
+                   0);
   for (int i = 0; i < 12; i++)
     assert_int_equal(
-        run_sql(&env, 0,
-                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
-                "FROM c WHERE x < 1024) INSERT INTO big "
-                "SELECT randomblob(1024) FROM c"),
-        1);
+        tu_sql(&env.loop, env.s, NULL,
+               "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 "
+               "FROM c WHERE x < 1024) INSERT INTO big "
+               "SELECT randomblob(1024) FROM c"),
+        0);
   struct stat st = {0};
   for (int waited = 0; waited < TU_GUARD_MS / 10; waited++) {
     if (stat(env.path, &st) == 0 && st.st_size > 8 << 20) break;
     tu_run_for(&env.loop, 10);
   }
   assert_true(st.st_size > 8 << 20);
-  close_env(&env);
+  tu_env_close(&env);
 }
 
 /* STORE_READ requests see what was committed before them; on SQLite they
@@ -562,17 +541,19 @@ static void test_read_requests(void **state) {
   (void)state;
   tu_env_t env;
   tu_env_open(&env);
-  assert_int_equal(run_sql(&env, 0,
-                           "CREATE TABLE IF NOT EXISTS read_test (v TEXT); "
-                           "DELETE FROM read_test; "
-                           "INSERT INTO read_test (v) VALUES ('seen')"),
-                   1);
-  assert_int_equal(run_sql(&env, STORE_READ, "SELECT v FROM read_test"), 1);
-  assert_int_equal(store_res_rows(kept, 0), 1);
-  assert_string_equal(store_res_text(kept, 0, 0, 0), "seen");
+  assert_int_equal(tu_sql(&env.loop, env.s, NULL,
+                          "CREATE TABLE IF NOT EXISTS read_test (v TEXT); "
+                          "DELETE FROM read_test; "
+                          "INSERT INTO read_test (v) VALUES ('seen')"),
+                   0);
+  int64_t n = 0;
+  assert_int_equal(tu_read(&env.loop, env.s, &n,
+                           "SELECT count(*) FROM read_test WHERE v = 'seen'"),
+                   0);
+  assert_int_equal(n, 1);
   if (!env.pg)
-    assert_int_equal(run_sql(&env, STORE_READ, "DELETE FROM read_test"), -1);
-  close_env(&env);
+    assert_true(tu_read(&env.loop, env.s, NULL, "DELETE FROM read_test") < 0);
+  tu_env_close(&env);
 }
 
 /* Closing with requests queued: every callback runs (done or cancelled)
